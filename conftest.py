@@ -1,0 +1,43 @@
+"""pytest configuration shared by the test suite and `pytest --nbval`.
+
+Each notebook under nbval gets a fresh tracking store of its own, so its
+outputs do not depend on what `make run` already logged into the course store.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from course import nbenv
+
+ROOT = Path(__file__).resolve().parent
+SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+
+
+def pytest_configure(config):
+    option = config.option
+    if getattr(option, "nbval", False) or getattr(option, "nbval_lax", False):
+        if not option.nbval_sanitize_with:
+            option.nbval_sanitize_with = str(SANITIZE)
+        # The kernel of the Python running pytest, whatever kernelspecs the machine has.
+        if not option.nbval_kernel_name:
+            option.nbval_current_env = True
+        config._course_stores = Path(tempfile.mkdtemp(prefix="nbval-stores-"))
+
+
+def pytest_unconfigure(config):
+    stores = getattr(config, "_course_stores", None)
+    if stores is not None:
+        shutil.rmtree(stores, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    notebook = item.parent
+    # nbval starts a notebook's kernel when its first cell is set up; the kernel inherits os.environ.
+    if getattr(notebook, "kernel", "absent") is None and hasattr(item.config, "_course_stores"):
+        store = item.config._course_stores / Path(str(notebook.fspath)).stem
+        nbenv.apply(nbenv.isolated_env(store))

@@ -1,0 +1,75 @@
+"""Point MLflow at one explicit tracking store and experiment.
+
+MLflow's own default (``sqlite:///mlflow.db`` in the current folder, artifacts
+in ``./mlruns``) depends on where a kernel happens to start, so the course
+never relies on it.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+from course import paths
+
+UI_LINK = "{base}/#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
+def resolve_uri(tracking_uri: str = "") -> tuple[str, str]:
+    """Return (uri, where it came from): the argument, else MLFLOW_TRACKING_URI, else the course store."""
+    if tracking_uri:
+        return tracking_uri, "the notebook parameter tracking_uri"
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"], "the MLFLOW_TRACKING_URI environment variable"
+    return paths.sqlite_uri(paths.default_store_dir()), "the course default"
+
+
+def artifact_root_for(uri: str) -> Path | None:
+    """Artifacts for an embedded SQLite store go in an ``artifacts`` folder beside the database.
+
+    A server decides its own artifact location, so for http(s) URIs this is None.
+    """
+    parsed = urlparse(uri)
+    if parsed.scheme != "sqlite":
+        return None
+    db_path = Path(uri[len("sqlite:///"):])
+    return db_path.parent / "artifacts"
+
+
+def experiment_artifact_location(uri: str, experiment_name: str) -> str | None:
+    """One folder per experiment under the store's artifact root (ids are unknown before creation)."""
+    root = artifact_root_for(uri)
+    if root is None:
+        return None
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", experiment_name).strip("-") or "experiment"
+    return (root / slug).as_uri()
+
+
+def use_experiment(experiment_name: str, tracking_uri: str = ""):
+    """Set the tracking URI, then get or create the experiment and make it active."""
+    import mlflow
+
+    uri, source = resolve_uri(tracking_uri)
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        mlflow.create_experiment(
+            experiment_name, artifact_location=experiment_artifact_location(uri, experiment_name)
+        )
+    experiment = mlflow.set_experiment(experiment_name)
+    print(f"Tracking URI: {uri}  (from {source})")
+    print(f"Experiment:   {experiment.name}")
+    link = ui_link(uri, experiment.experiment_id)
+    if link:
+        print(f"Runs in the UI: {link}")
+    return experiment
+
+
+def ui_link(uri: str, experiment_id: str) -> str | None:
+    """A link straight to an experiment's runs table (the UI otherwise opens its GenAI view)."""
+    if urlparse(uri).scheme not in ("http", "https"):
+        return None
+    return UI_LINK.format(base=uri.rstrip("/"), experiment_id=experiment_id)
