@@ -119,7 +119,8 @@ print("Signature outputs:", model_info.signature.outputs.to_dict())
 # The time below depends on the machine, so the course's tests do not compare it.
 
 # %%
-# NBVAL_IGNORE_OUTPUT: wall-clock time varies from machine to machine.
+# NBVAL_IGNORE_OUTPUT
+# (wall-clock time varies from machine to machine)
 print(f"log_model with requirement inference took {log_model_seconds:.1f} s")
 
 # %% [markdown]

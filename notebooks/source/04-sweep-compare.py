@@ -101,7 +101,8 @@ with mlflow.start_run(run_name="rf-grid") as parent:
 sweep_seconds = time.perf_counter() - sweep_started
 
 # %%
-# NBVAL_IGNORE_OUTPUT: wall-clock time varies from machine to machine.
+# NBVAL_IGNORE_OUTPUT
+# (wall-clock time varies from machine to machine)
 print(f"Nine runs, one requirement inference: {sweep_seconds:.1f} s")
 
 # %% [markdown]

@@ -1,0 +1,91 @@
+"""Command line: ``python -m grading <command>``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from course import paths
+from grading.errors import UsageError
+
+DEFAULT_OUT = paths.BUILD / "run-course"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m grading",
+        description="Run the course's notebooks into MLflow and check what they logged.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run-course",
+        help="execute every section notebook in order with papermill into one tracking store",
+        description="Execute the section notebooks in order with papermill, each logging into one "
+        "tracking store, and print a summary table. Exit 0 when all pass, 1 when any fails, "
+        "2 on bad input or an unreachable store.",
+    )
+    run.add_argument(
+        "--tracking-uri",
+        default=None,
+        help=f"where the runs go (default: the course's SQLite store, {paths.sqlite_uri(paths.default_store_dir())})",
+    )
+    run.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder for executed notebooks (default: {DEFAULT_OUT})")
+    run.add_argument(
+        "--only", action="append", metavar="SECTION", help="run just this section id; repeat for several"
+    )
+    run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bars")
+    run.set_defaults(handler=_run_course)
+
+    listing = commands.add_parser("list", help="list the course's sections and their parameters")
+    listing.set_defaults(handler=_list)
+    return parser
+
+
+def _run_course(args) -> int:
+    from grading import reachability, runner, sections, summary
+
+    selected = sections.select(args.only)
+    if not selected:
+        raise UsageError(f"no section notebooks found in {paths.NOTEBOOKS}")
+    for section in selected:
+        sections.parameter_defaults(section)  # every notebook must be readable before any runs
+    uri = args.tracking_uri or paths.sqlite_uri(paths.default_store_dir())
+    reachability.ensure_reachable(uri)
+    out_dir = args.out.resolve()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
+
+    print(f"Tracking store: {uri}")
+    print(f"Executed notebooks go to: {out_dir}")
+    results = []
+    for section in selected:
+        print(f"\n== {section.id}", flush=True)
+        results.append(runner.run_section(section, uri, out_dir, progress=not args.no_progress))
+        summary.write_json(results, uri, out_dir / "summary.json")
+    print()
+    print(summary.table(results))
+    return 0 if all(r.status == "passed" for r in results) else 1
+
+
+def _list(args) -> int:
+    from grading import sections
+
+    for section in sections.all_sections():
+        defaults = sections.parameter_defaults(section)
+        print(f"{section.id:<24} experiment: {defaults.get('experiment_name', '-')}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; executed notebooks so far are kept", file=sys.stderr)
+        return 130

@@ -1,0 +1,58 @@
+"""The course's sections: one notebook each, in ``notebooks/<id>.ipynb``, run in id order."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from course import paths
+from grading.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    notebook: Path
+
+
+def all_sections(folder: Path = paths.NOTEBOOKS) -> list[Section]:
+    return [Section(p.stem, p) for p in sorted(folder.glob("[0-9][0-9]-*.ipynb"))]
+
+
+def select(only: list[str] | None, folder: Path = paths.NOTEBOOKS) -> list[Section]:
+    sections = all_sections(folder)
+    if not only:
+        return sections
+    by_id = {s.id: s for s in sections}
+    unknown = [i for i in only if i not in by_id]
+    if unknown:
+        raise UsageError(
+            f"unknown section {', '.join(unknown)}; valid ids: {', '.join(by_id) or '(none found)'}"
+        )
+    return [by_id[i] for i in only]
+
+
+def parameter_defaults(section: Section) -> dict[str, str]:
+    """The notebook's parameters cell as {name: default source}, read without running it."""
+    try:
+        nb = nbformat.read(section.notebook, as_version=4)
+    except Exception as exc:  # nbformat raises several types for a broken file
+        raise UsageError(
+            f"{section.notebook} is not a readable notebook ({type(exc).__name__}); "
+            f"restore it with `git checkout -- {section.notebook.relative_to(paths.ROOT)}`"
+        ) from None
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            return _assignments(cell.source)
+    raise UsageError(f"{section.notebook} has no cell tagged 'parameters'; papermill cannot pass it a tracking URI")
+
+
+def _assignments(source: str) -> dict[str, str]:
+    import ast
+
+    values = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            values[node.target.id] = ast.literal_eval(node.value)
+    return values

@@ -1,0 +1,35 @@
+"""The run-course summary: a table for the terminal and a JSON file beside the notebooks."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from grading.runner import SectionRun
+
+COLUMNS = ("section", "status", "runs", "seconds")
+
+
+def table(results: list[SectionRun]) -> str:
+    rows = [COLUMNS] + [(r.section, r.status, str(r.runs), f"{r.seconds:.1f}") for r in results]
+    total = sum(r.seconds for r in results)
+    passed = sum(r.status == "passed" for r in results)
+    rows.append(("total", f"{passed}/{len(results)} passed", str(sum(r.runs for r in results)), f"{total:.1f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) if i > 1 else cell.ljust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
+    failures = [f"{r.section} failed: {r.error}\n  executed notebook kept at {r.output}" for r in results if r.error]
+    return "\n".join(lines + ([""] + failures if failures else []))
+
+
+def write_json(results: list[SectionRun], tracking_uri: str, path: Path) -> None:
+    """Replace the file atomically, so an interrupted run never leaves half a summary."""
+    payload = {"tracking_uri": tracking_uri, "sections": [r.as_dict() for r in results]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".summary-")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(payload, handle, indent=2)
+    os.replace(tmp, path)
