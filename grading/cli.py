@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--only", action="append", metavar="SECTION", help="run just this section id; repeat for several"
     )
+    run.add_argument(
+        "--notebooks", type=Path, default=paths.NOTEBOOKS, metavar="DIR",
+        help="folder of section notebooks named NN-name.ipynb (default: the course's notebooks/)",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bars")
     run.set_defaults(handler=_run_course)
 
@@ -45,9 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_course(args) -> int:
     from grading import reachability, runner, sections, summary
 
-    selected = sections.select(args.only)
+    if not args.notebooks.is_dir():
+        raise UsageError(f"{args.notebooks} is not a folder; pass --notebooks with the folder of section notebooks")
+    selected = sections.select(args.only, args.notebooks.resolve())
     if not selected:
-        raise UsageError(f"no section notebooks found in {paths.NOTEBOOKS}")
+        raise UsageError(f"no section notebooks (NN-name.ipynb) found in {args.notebooks}")
     for section in selected:
         sections.parameter_defaults(section)  # every notebook must be readable before any runs
     uri = args.tracking_uri or paths.sqlite_uri(paths.default_store_dir())

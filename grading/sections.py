@@ -40,7 +40,7 @@ def parameter_defaults(section: Section) -> dict[str, str]:
     except Exception as exc:  # nbformat raises several types for a broken file
         raise UsageError(
             f"{section.notebook} is not a readable notebook ({type(exc).__name__}); "
-            f"restore it with `git checkout -- {section.notebook.relative_to(paths.ROOT)}`"
+            "restore it from version control or re-export it from Jupyter"
         ) from None
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):

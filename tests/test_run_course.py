@@ -1,0 +1,126 @@
+"""`python -m grading run-course`: the whole module into one store, and every kind of bad input."""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import ROOT, run_cli
+
+PARAMS = 'tracking_uri: str = ""  # tracking URI\nexperiment_name: str = "tiny"  # experiment\n'
+LOG_ONE_RUN = (
+    "import mlflow\nfrom course.tracking import use_experiment\n"
+    "use_experiment(experiment_name, tracking_uri)\n"
+    "with mlflow.start_run(run_name='one'):\n    mlflow.log_metric('x', 1.0)\n"
+)
+
+
+def write_notebook(folder: Path, name: str, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell(PARAMS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def assert_one_line_error(result, *fragments: str):
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_unknown_section_lists_the_valid_ids():
+    result = run_cli("run-course", "--only", "no-such-section")
+    assert_one_line_error(result, "no-such-section", "01-tracking-server", "05-plots-artifacts")
+
+
+def test_unreachable_server_is_named_with_the_fix_within_15_seconds():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens here
+    started = time.monotonic()
+    result = run_cli("run-course", "--tracking-uri", f"http://127.0.0.1:{port}")
+    assert time.monotonic() - started < 15
+    assert_one_line_error(result, f"http://127.0.0.1:{port}", "make ui")
+
+
+def test_a_server_that_never_answers_fails_within_15_seconds():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections in the backlog, never replies
+    port = listener.getsockname()[1]
+    try:
+        started = time.monotonic()
+        result = run_cli("run-course", "--tracking-uri", f"http://127.0.0.1:{port}")
+        assert time.monotonic() - started < 15
+    finally:
+        listener.close()
+    assert_one_line_error(result, f"http://127.0.0.1:{port}")
+
+
+def test_a_file_store_uri_is_refused_with_the_sqlite_alternative():
+    assert_one_line_error(run_cli("run-course", "--tracking-uri", "./mlruns"), "file store", "sqlite:///")
+
+
+def test_a_corrupt_notebook_is_a_one_line_error_and_nothing_runs(tmp_path, store):
+    (tmp_path / "nb").mkdir()
+    write_notebook(tmp_path / "nb", "01-good", LOG_ONE_RUN)
+    (tmp_path / "nb" / "02-broken.ipynb").write_text("{ this is not json")
+    result = run_cli("run-course", "--notebooks", str(tmp_path / "nb"), "--tracking-uri", store,
+                     "--out", str(tmp_path / "out"), "--no-progress")
+    assert_one_line_error(result, "02-broken.ipynb", "not a readable notebook")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failing_notebook_is_named_with_cell_and_exception_and_kept(tmp_path, store):
+    nb_dir, out = tmp_path / "nb", tmp_path / "out"
+    nb_dir.mkdir()
+    write_notebook(nb_dir, "01-good", LOG_ONE_RUN)
+    write_notebook(nb_dir, "02-fails", LOG_ONE_RUN, "raise ValueError('boom in the third cell')")
+    write_notebook(nb_dir, "03-after", LOG_ONE_RUN)
+    result = run_cli("run-course", "--notebooks", str(nb_dir), "--tracking-uri", store, "--out", str(out), "--no-progress")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout
+    assert re.search(r"02-fails failed: cell \[\d+\] `raise ValueError.*` raised ValueError: boom in the third cell", result.stdout)
+    assert (out / "02-fails.ipynb").exists(), "the failed notebook must be kept for inspection"
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(s["section"], s["status"]) for s in summary["sections"]] == [
+        ("01-good", "passed"), ("02-fails", "failed"), ("03-after", "passed")]
+    assert [s["runs"] for s in summary["sections"]] == [1, 1, 1]
+
+
+@pytest.mark.slow
+def test_the_whole_module_runs_into_one_explicit_store(tmp_path, store):
+    before = sorted(p.name for p in (ROOT / "notebooks").iterdir())
+    out = tmp_path / "executed"
+    result = run_cli("run-course", "--tracking-uri", store, "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    rows = {m.group(1): (m.group(2), int(m.group(3))) for m in
+            re.finditer(r"^(\d\d-[\w-]+)\s+(passed|failed)\s+(\d+)\s+[\d.]+$", result.stdout, re.M)}
+    assert rows == {
+        "01-tracking-server": ("passed", 1),
+        "02-first-experiment": ("passed", 1),
+        "03-query-runs": ("passed", 7),
+        "04-sweep-compare": ("passed", 10),
+        "05-plots-artifacts": ("passed", 1),
+    }
+    assert sorted(p.name for p in out.glob("*.ipynb")) == [f"{i}.ipynb" for i in rows]
+    # Everything landed in the store named on the command line, nothing beside the notebooks.
+    assert sorted(p.name for p in (ROOT / "notebooks").iterdir()) == before
+    artifacts = Path(store[len("sqlite:///"):]).parent / "artifacts"
+    assert list(artifacts.rglob("confusion_matrix.png"))
+    assert list(artifacts.rglob("hello.txt")), "the server in section 01 must proxy into the same artifact store"
