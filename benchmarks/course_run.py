@@ -63,6 +63,21 @@ def run_scripts(workdir: Path) -> dict[str, float]:
     return times
 
 
+def empty_notebook_cost(workdir: Path) -> float:
+    """What papermill and a fresh kernel cost with no code to run: the fixed part of the overhead."""
+    import nbformat
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("pass")]
+    workdir.mkdir(parents=True)
+    nbformat.write(nb, workdir / "empty.ipynb")
+    started = time.perf_counter()
+    papermill.execute_notebook(str(workdir / "empty.ipynb"), str(workdir / "out.ipynb"), progress_bar=False)
+    return time.perf_counter() - started
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp = Path(tmp)
@@ -70,6 +85,7 @@ def main() -> int:
         papermill_sections = run_course(tmp / "papermill")
         papermill_total = time.perf_counter() - started
         script_sections = run_scripts(tmp / "scripts")
+        fixed = empty_notebook_cost(tmp / "empty")
     script_total = sum(script_sections.values())
 
     print(f"{'section':<22}{'run-course s':>14}{'script s':>10}{'overhead s':>12}")
@@ -78,6 +94,8 @@ def main() -> int:
         print(f"{section:<22}{seconds:>14.1f}{plain:>10.1f}{seconds - plain:>12.1f}")
     ratio = papermill_total / script_total
     print(f"{'total (wall)':<22}{papermill_total:>14.1f}{script_total:>10.1f}{papermill_total - script_total:>12.1f}")
+    print(f"papermill + kernel start on an empty notebook: {fixed:.1f} s per notebook, "
+          f"{fixed * len(papermill_sections):.1f} s for {len(papermill_sections)} notebooks")
     print(f"ratio run-course / scripts: {ratio:.2f} (target <= {TARGET})")
     return 0
 
