@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             lab_port = free_port(args.lab_port)
             lab = subprocess.Popen(
                 [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1",
-                 "--port", str(lab_port), f"--ServerApp.root_dir={paths.ROOT}"],
+                 "--port", str(lab_port), f"--ServerApp.root_dir={paths.ROOT}"]
+                # Containers and CI run as root, which JupyterLab refuses unless told.
+                + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
                 env={**os.environ, "MLFLOW_TRACKING_URI": url},
                 start_new_session=True,
             )
@@ -108,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         print("Press Ctrl-C to stop.", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(1)
-        return 1
+        names = {server.pid: "the MLflow server"} | ({processes[1].pid: "JupyterLab"} if args.lab else {})
+        gone = next(p for p in processes if p.poll() is not None)
+        print(f"error: {names[gone.pid]} exited with code {gone.returncode}; its output above says why", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
     finally:

@@ -123,10 +123,23 @@ def mlflow_cli(*args: str) -> str:
     return (result.stdout + result.stderr).strip()
 
 
-print(mlflow_cli("experiments", "get", "-n", experiment_name))
+print(mlflow_cli("experiments", "search"))
+
+# %% [markdown]
+# `experiments get -n` turns a name into the id that `runs list` and `experiments csv` need:
 
 # %%
-print(mlflow_cli("runs", "list", "--experiment-id", experiment.experiment_id))
+print(mlflow_cli("experiments", "get", "-n", experiment_name))
+
+# %% [markdown]
+# `runs list` orders runs by start time, but prints and sorts it only to the second: runs started
+# within the same second come out in no particular order. The cell sorts those rows by run name,
+# so that the listing reads the same every time.
+
+# %%
+listing = mlflow_cli("runs", "list", "--experiment-id", experiment.experiment_id).splitlines()
+header, rows = listing[:2], listing[2:]
+print("\n".join(header + sorted(rows, key=lambda row: row.split()[3])))
 
 # %% [markdown]
 # The CSV export has one row per run and one column per parameter, metric and tag, which makes
