@@ -54,8 +54,12 @@ def _run_course(args) -> int:
     selected = sections.select(args.only, args.notebooks.resolve())
     if not selected:
         raise UsageError(f"no section notebooks (NN-name.ipynb) found in {args.notebooks}")
-    for section in selected:
-        sections.parameter_defaults(section)  # every notebook must be readable before any runs
+    for section in selected:  # every notebook must be usable before any of them runs
+        if "tracking_uri" not in sections.parameter_defaults(section):
+            raise UsageError(
+                f"{section.notebook} has no tracking_uri parameter, so its runs would go to MLflow's default store; "
+                'add `tracking_uri: str = ""  # tracking URI` to its parameters cell'
+            )
     uri = args.tracking_uri or paths.sqlite_uri(paths.default_store_dir())
     reachability.ensure_reachable(uri)
     out_dir = args.out.resolve()

@@ -84,6 +84,18 @@ def test_a_corrupt_notebook_is_a_one_line_error_and_nothing_runs(tmp_path, store
     assert not (tmp_path / "out").exists()
 
 
+def test_a_notebook_without_a_tracking_uri_parameter_is_refused_before_anything_runs(tmp_path, store):
+    (tmp_path / "nb").mkdir()
+    path = write_notebook(tmp_path / "nb", "01-no-uri", LOG_ONE_RUN)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source = 'experiment_name: str = "tiny"  # experiment\n'
+    nbformat.write(nb, path)
+    result = run_cli("run-course", "--notebooks", str(tmp_path / "nb"), "--tracking-uri", store,
+                     "--out", str(tmp_path / "out"), "--no-progress")
+    assert_one_line_error(result, "01-no-uri.ipynb", "tracking_uri")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_failing_notebook_is_named_with_cell_and_exception_and_kept(tmp_path, store):
     nb_dir, out = tmp_path / "nb", tmp_path / "out"
     nb_dir.mkdir()
