@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from course import paths
+from grading import render
 from grading.errors import UsageError
 
 DEFAULT_OUT = paths.BUILD / "run-course"
@@ -41,7 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bars")
     run.set_defaults(handler=_run_course)
 
-    listing = commands.add_parser("list", help="list the course's sections and their parameters")
+    check = commands.add_parser(
+        "check",
+        help="check what a section or lab logged to a tracking store",
+        description="Check a target's expectations against a tracking store. Exit 0 when every check "
+        "passes, 1 when any fails, 2 on bad input or an unreachable store.",
+    )
+    check.add_argument("target", help="a section or lab id; `python -m grading list` shows them")
+    check.add_argument(
+        "--tracking-uri", default=None,
+        help="the store to read (default: $MLFLOW_TRACKING_URI, else the course's SQLite store)",
+    )
+    check.add_argument("--experiment-prefix", default="", metavar="P",
+                       help="prefix of the experiment names, e.g. a learner's id")
+    check.add_argument("--format", choices=sorted(render.FORMATS), default="text", help="output format (default: text)")
+    check.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the report here instead of stdout")
+    check.set_defaults(handler=_check)
+
+    listing = commands.add_parser("list", help="list the sections and labs with their checks and points")
     listing.set_defaults(handler=_list)
     return parser
 
@@ -77,15 +95,54 @@ def _run_course(args) -> int:
         summary.write_json(results, uri, out_dir / "summary.json")
     print()
     print(summary.table(results))
-    return 0 if all(r.status == "passed" for r in results) else 1
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _check(args) -> int:
+    import time
+
+    from course.tracking import resolve_uri
+    from grading import expectations, grader, reachability
+
+    spec = expectations.load(args.target)
+    uri = args.tracking_uri or resolve_uri("")[0]
+    reachability.ensure_reachable(uri)
+    started = time.perf_counter()
+    result = grader.grade(spec, uri, args.experiment_prefix)
+    elapsed = time.perf_counter() - started
+    renderer = render.FORMATS[args.format]
+    report = renderer(result, execution_time=elapsed) if args.format == "gradescope" else renderer(result)
+    if args.out:
+        _write_atomically(args.out, report)
+        passed, total = result.counts
+        print(f"{args.target}: {passed}/{total} checks passed; report written to {args.out}")
+    else:
+        print(report)
+    return 0 if result.passed else 1
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")
+    os.replace(tmp, path)
 
 
 def _list(args) -> int:
-    from grading import sections
+    from grading import expectations
 
-    for section in sections.all_sections():
-        defaults = sections.parameter_defaults(section)
-        print(f"{section.id:<24} experiment: {defaults.get('experiment_name', '-')}")
+    for target in expectations.targets():
+        spec = expectations.load(target)
+        print(f"{target}  {spec.title}  ({spec.max_score:g} points)")
+        for check in spec.checks:
+            print(f"  {check.id:<22} {check.points:>3g}  {check.description}")
     return 0
 
 
@@ -96,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
     except KeyboardInterrupt:
         print("interrupted; executed notebooks so far are kept", file=sys.stderr)
         return 130

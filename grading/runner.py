@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grading.sections import Section, parameter_defaults
@@ -16,6 +16,15 @@ class SectionRun:
     seconds: float
     output: str
     error: str | None = None
+    checks_passed: int | None = None  # None: the section has no expectations file
+    checks_total: int | None = None
+    failed_checks: list[str] = field(default_factory=list)
+    score: float | None = None
+    max_score: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "passed" and not self.failed_checks
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -46,7 +55,7 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
     except Exception as exc:  # a dead kernel or a timeout: still a section result, not a crash
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
     seconds = time.perf_counter() - started
-    return SectionRun(
+    result = SectionRun(
         section=section.id,
         status="failed" if error else "passed",
         runs=count_runs(tracking_uri, experiment, started_ms),
@@ -54,6 +63,20 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
         output=str(output),
         error=error,
     )
+    grade_section(result, tracking_uri)
+    return result
+
+
+def grade_section(run: SectionRun, tracking_uri: str) -> None:
+    """Run the section's checks against the store it just logged into."""
+    from grading import expectations, grader
+
+    if run.section not in expectations.targets():
+        return
+    graded = grader.grade(expectations.load(run.section), tracking_uri)
+    run.checks_passed, run.checks_total = graded.counts
+    run.score, run.max_score = graded.score, graded.max_score
+    run.failed_checks = [f"{c.id}: {c.message} (hint: {c.hint})" for c in graded.checks if not c.passed]
 
 
 def count_runs(tracking_uri: str, experiment_name: str | None, since_ms: int) -> int:

@@ -72,9 +72,14 @@ def test_no_server_address_is_hard_coded_and_the_seed_is_logged(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_ends_with_check_yourself(path):
+def test_notebook_ends_with_check_yourself_and_the_self_check(path):
     nb = nbformat.read(path, as_version=4)
-    assert nb.cells[-1].cell_type == "markdown" and "Check yourself" in nb.cells[-1].source
+    assert nb.cells[-2].cell_type == "markdown" and "Check yourself" in nb.cells[-2].source
+    last = nb.cells[-1]
+    assert last.cell_type == "code" and "from grading import check" in last.source
+    assert re.search(rf'check\("{path.stem}"', last.source)
+    shown = "".join(o.get("data", {}).get("text/plain", "") for o in last.outputs)
+    assert re.search(r"score (\d+)/\1, (\d+)/\2 checks passed", shown), "committed self-check is not at full marks"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -229,3 +229,12 @@ if own_server:
 # - What does `--artifacts-destination` do that `--default-artifact-root` does not?
 # - Why poll `/health` instead of sleeping for a fixed time?
 # - How do you make sure a server you started is really gone?
+#
+# Then let the grader confirm what this notebook logged. It reads the tracking store, in a
+# separate process, and lists each check with its points and, for a failure, what to do.
+# (Section 01's server has stopped, so the check reads the store it wrote to.)
+
+# %%
+from grading import check
+
+check("01-tracking-server", tracking_uri=store_uri)

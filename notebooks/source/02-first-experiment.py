@@ -182,3 +182,11 @@ print("Reloaded model agrees with the trained one:", bool((reloaded_pred == y_pr
 # - Where are the model's files: in the run's artifacts, or somewhere else? What does
 #   `run.outputs.model_outputs` tell you?
 # - Why must you opt in before loading a model, and when should you refuse to?
+#
+# Then let the grader confirm what this notebook logged. It reads the tracking store, in a
+# separate process, and lists each check with its points and, for a failure, what to do.
+
+# %%
+from grading import check
+
+check("02-first-experiment")

@@ -171,3 +171,11 @@ print(mlflow_cli("runs", "list", "--experiment-name", experiment_name).splitline
 # - What decides the order of two runs with equal accuracy if you give only one `order_by` key?
 # - Which CLI command lists runs, and what does it need instead of an experiment name?
 # - How would you find the best run from the command line alone?
+#
+# Then let the grader confirm what this notebook logged. It reads the tracking store, in a
+# separate process, and lists each check with its points and, for a failure, what to do.
+
+# %%
+from grading import check
+
+check("03-query-runs")

@@ -192,3 +192,11 @@ print("Tagged best:", tagged["tags.mlflow.runName"].tolist())
 # - Why is the requirement inference done once, and what would nine inferences cost?
 # - Which two settings tie at the top, and what rule broke the tie?
 # - Why is sorting by `params.n_estimators` in MLflow not the same as sorting the numbers?
+#
+# Then let the grader confirm what this notebook logged. It reads the tracking store, in a
+# separate process, and lists each check with its points and, for a failure, what to do.
+
+# %%
+from grading import check
+
+check("04-sweep-compare")

@@ -143,3 +143,11 @@ Image(filename=str(local / "confusion_matrix.png"))
 # - Why log a figure with `log_figure` instead of `savefig` plus `log_artifact`?
 # - The model was logged in the same run. Why is it not in `list_artifacts`?
 # - How would a colleague get `confusion_matrix.png` from a run on a remote server?
+#
+# Then let the grader confirm what this notebook logged. It reads the tracking store, in a
+# separate process, and lists each check with its points and, for a failure, what to do.
+
+# %%
+from grading import check
+
+check("05-plots-artifacts")

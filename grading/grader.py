@@ -1,0 +1,33 @@
+"""Grade one target: run each of its checks against a tracking store and collect the results."""
+from __future__ import annotations
+
+import os
+
+from grading.expectations import Expectations
+from grading.kinds import KINDS, Outcome
+from grading.results import CheckResult, GradingResult
+from grading.store import MissingExperiment, Store
+
+
+def grade(expectations: Expectations, tracking_uri: str, prefix: str = "") -> GradingResult:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a report, not a download screen
+    from mlflow.exceptions import MlflowException
+
+    store = Store(tracking_uri, expectations, prefix)
+    result = GradingResult(expectations.target, expectations.title, tracking_uri)
+    for check in expectations.checks:
+        try:
+            outcome = KINDS[check.kind](store, check.spec)
+        except MissingExperiment as exc:
+            outcome = Outcome(False, "the experiment this check reads", str(exc))
+        except MlflowException as exc:
+            outcome = Outcome(False, check.description, f"the tracking store refused a query: {str(exc).splitlines()[0][:200]}")
+        message = "" if outcome.passed else check.message.format(expected=outcome.expected, found=outcome.found)
+        result.checks.append(CheckResult(
+            id=check.id, description=check.description, points=check.points,
+            earned=check.points if outcome.passed else 0.0, passed=outcome.passed,
+            message=message, hint="" if outcome.passed else check.hint, note=outcome.note,
+        ))
+        if outcome.note and outcome.note not in result.notes:
+            result.notes.append(outcome.note)
+    return result

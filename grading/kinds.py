@@ -1,0 +1,302 @@
+"""The check kinds: small functions of a check's data and read-only tracking queries.
+
+Each takes (store, spec) and returns an Outcome; grading.grader turns that into
+a CheckResult with points, message and hint.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import json
+import math
+from dataclasses import dataclass
+
+
+@dataclass
+class Outcome:
+    passed: bool
+    expected: str
+    found: str
+    note: str = ""
+
+
+def _runs(store, spec):
+    """The selected runs, or an Outcome explaining that there are none."""
+    selected = store.select(spec["runs"])
+    if not selected.runs:
+        sel = store.expectations.runs[spec["runs"]]
+        where = f" matching {sel.filter!r}" if sel.filter else ""
+        return None, Outcome(False, f"a finished run{where}", f"none in {store.experiment_name(sel.experiment)!r}")
+    return selected, None
+
+
+def _run_label(run) -> str:
+    return run.data.tags.get("mlflow.runName") or run.info.run_id[:8]
+
+
+def _each_run(store, spec, judge) -> Outcome:
+    """Apply judge(run) -> list of problems to every selected run; pass when none has a problem."""
+    selected, missing = _runs(store, spec)
+    if missing:
+        return missing
+    problems = []
+    for run in selected.runs:
+        problems += [f"{_run_label(run)}: {p}" for p in judge(run)]
+    expected = spec.get("expected") or _describe(spec)
+    found = "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else "")
+    return Outcome(not problems, expected, found or "as expected", selected.note)
+
+
+def _describe(spec) -> str:
+    for key in ("params", "metrics", "tags"):
+        if key in spec:
+            return f"{key} " + ", ".join(f"{k}{_constraint(v)}" for k, v in spec[key].items())
+    return "see the description"
+
+
+def _constraint(rule) -> str:
+    if not isinstance(rule, dict):
+        return "" if rule is None else f"={rule}"
+    parts = []
+    if "type" in rule:
+        parts.append(rule["type"])
+    if "equals" in rule:
+        parts.append(f"={rule['equals']}")
+    if "min" in rule or "max" in rule:
+        parts.append(f"in [{rule.get('min', '-inf')}, {rule.get('max', 'inf')}]")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+# Kinds -------------------------------------------------------------------------------
+
+def experiment_exists(store, spec) -> Outcome:
+    name = store.experiment_name(spec["experiment"])
+    experiment = store.experiment(spec["experiment"])
+    if experiment is None:
+        return Outcome(False, f"an experiment named {name!r}", "no such experiment")
+    if experiment.lifecycle_stage != "active":
+        return Outcome(False, f"an active experiment named {name!r}", f"it is {experiment.lifecycle_stage}")
+    return Outcome(True, f"an experiment named {name!r}", f"experiment id {experiment.experiment_id}")
+
+
+def run_count(store, spec) -> Outcome:
+    selected = store.select(spec["runs"])
+    count = len(selected.runs)
+    low, high = spec.get("min", 1), spec.get("max", math.inf)
+    expected = f"{low}" + ("" if high == low else f" to {high}" if high != math.inf else " or more")
+    problems = []
+    if not low <= count <= high:
+        problems.append(f"{count} run(s)")
+    for key, values in (spec.get("each") or {}).items():
+        from grading.store import _value
+
+        present = {str(_value(run, key)) for run in selected.runs}
+        absent = [str(v) for v in values if str(v) not in present]
+        if absent:
+            problems.append(f"no run with {key} = {', '.join(absent)}")
+        expected += f" with one for each {key} in {', '.join(map(str, values))}"
+    found = "; ".join(problems) if problems else f"{count} run(s)"
+    return Outcome(not problems, f"{expected} run(s)", found, selected.note)
+
+
+def params(store, spec) -> Outcome:
+    casts = {"int": int, "float": float, "str": str}
+
+    def judge(run):
+        problems = []
+        for name, rule in spec["params"].items():
+            rule = rule if isinstance(rule, dict) else {"equals": rule}
+            if name not in run.data.params:
+                problems.append(f"param {name} missing")
+                continue
+            raw = run.data.params[name]
+            try:
+                value = casts[rule.get("type", "str")](raw)
+            except ValueError:
+                problems.append(f"param {name}={raw!r} is not {rule['type']}")
+                continue
+            if "equals" in rule and value != casts[rule.get("type", "str")](rule["equals"]):
+                problems.append(f"param {name}={raw}, not {rule['equals']}")
+            if "one_of" in rule and raw not in [str(v) for v in rule["one_of"]]:
+                problems.append(f"param {name}={raw}, not one of {rule['one_of']}")
+        return problems
+
+    return _each_run(store, spec, judge)
+
+
+def metrics(store, spec) -> Outcome:
+    def judge(run):
+        problems = []
+        for name, rule in spec["metrics"].items():
+            rule = rule or {}
+            if name not in run.data.metrics:
+                problems.append(f"metric {name} missing")
+                continue
+            value = run.data.metrics[name]
+            if "min" in rule and value < rule["min"] or "max" in rule and value > rule["max"]:
+                problems.append(f"metric {name}={value:.6g} outside [{rule.get('min')}, {rule.get('max')}]")
+            if "equals" in rule and abs(value - rule["equals"]) > rule.get("tolerance", 1e-9):
+                problems.append(f"metric {name}={value:.6g}, not {rule['equals']} (±{rule.get('tolerance', 1e-9)})")
+        return problems
+
+    return _each_run(store, spec, judge)
+
+
+def tags(store, spec) -> Outcome:
+    def judge(run):
+        problems = []
+        for name, value in spec["tags"].items():
+            if name not in run.data.tags:
+                problems.append(f"tag {name} missing")
+            elif value is not None and run.data.tags[name] != str(value):
+                problems.append(f"tag {name}={run.data.tags[name]!r}, not {value!r}")
+        return problems
+
+    return _each_run(store, spec, judge)
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _content_problem(kind: str, data: bytes) -> str | None:
+    if kind == "image":
+        return None if data.startswith(PNG_MAGIC) else "is not a PNG image"
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "is not valid JSON"
+    if kind == "table" and not (isinstance(parsed, dict) and {"columns", "data"} <= parsed.keys()):
+        return "is not a table logged with log_table (no columns/data)"
+    if kind == "json" and not parsed:
+        return "is empty"
+    return None
+
+
+def artifacts(store, spec) -> Outcome:
+    """Files by exact path or glob; `files: {path: image|json|table|any}` also checks their content."""
+    def judge(run):
+        listed = store.list_run_artifacts(run.info.run_id)
+        problems = []
+        for pattern, kind in (spec.get("files") or {}).items():
+            matches = [p for p in listed if fnmatch.fnmatch(p, pattern)]
+            if not matches:
+                problems.append(f"no artifact {pattern} (run has {', '.join(listed) or 'none'})")
+            elif kind and kind != "any":
+                problem = _content_problem(kind, store.read_run_artifact(run.info.run_id, matches[0]))
+                if problem:
+                    problems.append(f"{matches[0]} {problem}")
+        return problems
+
+    spec = {**spec, "expected": spec.get("expected") or "artifacts " + ", ".join(
+        f"{p} ({k})" for p, k in (spec.get("files") or {}).items())}
+    return _each_run(store, spec, judge)
+
+
+def logged_model(store, spec) -> Outcome:
+    """A LoggedModel from each run, with its flavor and a signature of the given input width."""
+    flavor, width, name = spec.get("flavor"), spec.get("signature_inputs"), spec.get("name")
+
+    def judge(run):
+        models = store.logged_models(run.info.experiment_id, run.info.run_id)
+        if name:
+            models = [m for m in models if m.name == name]
+        if not models:
+            return [f"no logged model{f' named {name!r}' if name else ''}"]
+        model = max(models, key=lambda m: m.creation_timestamp)
+        meta = store.model_metadata(f"models:/{model.model_id}")
+        problems = []
+        flavors = sorted((meta.get("flavors") or {}).keys())
+        if flavor and flavor not in flavors:
+            problems.append(f"model flavors {flavors}, no {flavor}")
+        if width is not None:
+            signature = meta.get("signature")
+            if not signature or not signature.get("inputs"):
+                problems.append("model has no signature")
+            else:
+                inputs = json.loads(signature["inputs"])
+                if len(inputs) != width:
+                    problems.append(f"signature has {len(inputs)} inputs, not {width}")
+        return problems
+
+    expected = f"a logged model{f' named {name!r}' if name else ''}"
+    expected += f" ({flavor} flavor" + (f", signature with {width} inputs)" if width is not None else ")")
+    return _each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
+
+
+def registered_model(store, spec) -> Outcome:
+    """A registered model whose alias points at the version logged by the best selected run."""
+    from mlflow.exceptions import MlflowException
+
+    name, alias, metric = spec["name"], spec.get("alias", "champion"), spec["best_by"]
+    expected = f"registered model {name!r} with alias {alias!r} on the version from the run with the best {metric}"
+    try:
+        version = store.client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        reason = "no such registered model" if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) else str(exc).splitlines()[0]
+        try:
+            store.client.get_registered_model(name)
+            reason = f"no alias {alias!r}"
+        except MlflowException:
+            pass
+        return Outcome(False, expected, reason)
+    selected, missing = _runs(store, spec)
+    if missing:
+        return missing
+    higher_is_better = spec.get("higher_is_better", True)
+    scored = [r for r in selected.runs if metric in r.data.metrics]
+    if not scored:
+        return Outcome(False, expected, f"no selected run has metric {metric}")
+    best = (max if higher_is_better else min)(scored, key=lambda r: r.data.metrics[metric])
+    best_value = best.data.metrics[metric]
+    version_run = next((r for r in scored if r.info.run_id == version.run_id), None)
+    if version_run is None:
+        return Outcome(False, expected, f"{alias!r} is version {version.version}, from a run outside the selection")
+    if version_run.data.metrics[metric] != best_value:
+        return Outcome(False, expected, f"{alias!r} is version {version.version} from {_run_label(version_run)} "
+                       f"({metric}={version_run.data.metrics[metric]:.6g}); best is {_run_label(best)} ({best_value:.6g})")
+    if spec.get("signature", True):
+        meta = store.model_metadata(version.source) if version.source.startswith("models:/") else None
+        if meta is not None and not meta.get("signature"):
+            return Outcome(False, expected, f"version {version.version} has no signature")
+    return Outcome(True, expected, f"{alias!r} is version {version.version} from {_run_label(version_run)}")
+
+
+def dataset_input(store, spec) -> Outcome:
+    def judge(run):
+        inputs = run.inputs.dataset_inputs if run.inputs else []
+        datasets = [d.dataset for d in inputs]
+        if spec.get("name"):
+            datasets = [d for d in datasets if d.name == spec["name"]]
+        if not datasets:
+            return [f"no dataset input{' named ' + repr(spec['name']) if spec.get('name') else ''}"]
+        if spec.get("digest") and all(d.digest != str(spec["digest"]) for d in datasets):
+            return [f"dataset digest {datasets[0].digest}, not {spec['digest']}"]
+        if spec.get("digest_from_tag"):
+            tag = run.data.tags.get(spec["digest_from_tag"])
+            if all(d.digest != tag for d in datasets):
+                return [f"dataset digest {datasets[0].digest} differs from tag {spec['digest_from_tag']}={tag}"]
+        return []
+
+    expected = "a dataset input" + (f" named {spec['name']!r}" if spec.get("name") else "") + (
+        f" with digest {spec['digest']}" if spec.get("digest") else "")
+    return _each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
+
+
+def python(store, spec) -> Outcome:
+    """Escape hatch: `function: module:callable`, a trusted function of (store, spec) in this repository."""
+    module, _, attr = spec["function"].partition(":")
+    return getattr(importlib.import_module(module), attr)(store, spec)
+
+
+KINDS = {
+    "experiment_exists": experiment_exists,
+    "run_count": run_count,
+    "params": params,
+    "metrics": metrics,
+    "tags": tags,
+    "artifacts": artifacts,
+    "logged_model": logged_model,
+    "registered_model": registered_model,
+    "dataset_input": dataset_input,
+    "python": python,
+}

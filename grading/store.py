@@ -1,0 +1,147 @@
+"""Read-only, scoped queries against a tracking store.
+
+Every query names its experiment ids and filters on the server side; nothing
+here lists the whole store, writes to it, or loads a model.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from grading.expectations import Expectations, RunSelection
+
+
+@dataclass
+class Selected:
+    runs: list  # mlflow Run objects, one per configuration
+    attempts: int  # finished runs that matched before keeping the latest per configuration
+    note: str = ""
+
+
+class MissingExperiment(Exception):
+    pass
+
+
+class Store:
+    def __init__(self, tracking_uri: str, expectations: Expectations, prefix: str = ""):
+        from mlflow import MlflowClient
+
+        self.uri = tracking_uri
+        self.expectations = expectations
+        self.prefix = prefix
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self._experiments: dict = {}
+        self._selections: dict[str, Selected] = {}
+
+    # Experiments -----------------------------------------------------------------
+    def experiment_name(self, key: str) -> str:
+        return self.prefix + self.expectations.experiments[key]
+
+    def experiment(self, key: str):
+        """The experiment by name, or None; one query per experiment, cached."""
+        if key not in self._experiments:
+            self._experiments[key] = self.client.get_experiment_by_name(self.experiment_name(key))
+        return self._experiments[key]
+
+    def require_experiment(self, key: str):
+        experiment = self.experiment(key)
+        if experiment is None or experiment.lifecycle_stage != "active":
+            raise MissingExperiment(f"no experiment named {self.experiment_name(key)!r}")
+        return experiment
+
+    # Runs ------------------------------------------------------------------------
+    def select(self, name: str) -> Selected:
+        if name not in self._selections:
+            self._selections[name] = self._select(self.expectations.runs[name])
+        return self._selections[name]
+
+    def _select(self, sel: RunSelection) -> Selected:
+        experiment = self.require_experiment(sel.experiment)
+        clauses = ["attributes.status = 'FINISHED'"]
+        if sel.filter:
+            clauses.append(sel.filter)
+        if sel.parent:
+            parents = self.select(sel.parent).runs
+            if not parents:
+                return Selected([], 0, f"no parent run for {sel.name!r}")
+            clauses.append(f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
+        runs = self.client.search_runs(
+            [experiment.experiment_id], filter_string=" and ".join(clauses),
+            order_by=["attributes.start_time DESC"], max_results=1000,
+        )
+        latest: dict[tuple, object] = {}
+        for run in runs:  # newest first, so the first run of each configuration wins
+            latest.setdefault(tuple(_value(run, key) for key in sel.group_by), run)
+        chosen = list(latest.values())
+        note = ""
+        if len(runs) > len(chosen):
+            what = "each configuration" if sel.group_by else f"selection {sel.name!r}"
+            note = f"{len(runs)} finished runs match {sel.name!r}; the latest for {what} counts"
+        return Selected(chosen, len(runs), note)
+
+    # Models ----------------------------------------------------------------------
+    def logged_models(self, experiment_id: str, run_id: str) -> list:
+        return list(self.client.search_logged_models(
+            experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'", max_results=100
+        ))
+
+    def model_metadata(self, model_uri: str) -> dict:
+        """The MLmodel file as data: flavors and signature, without importing the model."""
+        import yaml
+
+        text = self.read_text(model_uri.rstrip("/") + "/MLmodel")
+        return yaml.safe_load(text)
+
+    # Artifacts -------------------------------------------------------------------
+    def list_run_artifacts(self, run_id: str, path: str | None = None) -> list[str]:
+        """Every file path under a run's artifact root, recursively."""
+        found, pending = [], [path]
+        while pending:
+            for item in self._artifact_repo_for_run(run_id).list_artifacts(pending.pop()):
+                (pending if item.is_dir else found).append(item.path)
+        return sorted(found)
+
+    def read_run_artifact(self, run_id: str, path: str) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = self._artifact_repo_for_run(run_id).download_artifacts(path, dst_path=tmp)
+            return Path(local).read_bytes()
+
+    def read_text(self, uri: str) -> str:
+        from mlflow.artifacts import download_artifacts
+
+        with tempfile.TemporaryDirectory() as tmp:
+            local = download_artifacts(artifact_uri=self._resolve(uri), dst_path=tmp, tracking_uri=self.uri)
+            return Path(local).read_text()
+
+    def _artifact_repo_for_run(self, run_id: str):
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        return get_artifact_repository(self._resolve(self.client.get_run(run_id).info.artifact_uri))
+
+    def _resolve(self, uri: str) -> str:
+        """An embedded store cannot resolve ``mlflow-artifacts:`` URIs; the course serves them from
+        the ``artifacts`` folder beside the database, so read them there."""
+        if uri.startswith("mlflow-artifacts:") and self.uri.startswith("sqlite:///"):
+            from course.tracking import artifact_root_for
+
+            return (artifact_root_for(self.uri) / uri.split(":", 1)[1].lstrip("/")).as_uri()
+        if uri.startswith("models:/"):
+            model = self.client.get_logged_model(uri[len("models:/"):].split("/")[0])
+            rest = uri[len("models:/") + len(model.model_id):]
+            return self._resolve(model.artifact_location) + rest
+        return uri
+
+
+def _value(run, key: str):
+    kind, _, name = key.partition(".")
+    table = {"params": run.data.params, "metrics": run.data.metrics, "tags": run.data.tags}.get(kind)
+    if table is None:
+        raise ValueError(f"group_by key {key!r} must start with params., metrics. or tags.")
+    return table.get(name)
+
+
+def loads_json(data: bytes):
+    return json.loads(data.decode("utf-8"))

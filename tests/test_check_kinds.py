@@ -1,0 +1,216 @@
+"""Each check kind against a real SQLite tracking store that this module fills itself."""
+from __future__ import annotations
+
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from course import paths, tracking  # noqa: E402
+from grading import expectations, grader, render  # noqa: E402
+
+PIP = ["scikit-learn==1.9.1"]  # explicit, so logging a model takes no inference subprocess
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    uri = paths.sqlite_uri(tmp_path_factory.mktemp("kinds"))
+    tracking.use_experiment("exp", uri)
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=["a", "b", "c"])
+    y = (X["a"] > 0).astype(int)
+    model = LogisticRegression(random_state=0).fit(X, y)
+
+    with mlflow.start_run(run_name="good") as good:
+        mlflow.log_params({"a": 1, "b": 0.5, "name": "x"})
+        mlflow.log_metric("acc", 0.9)
+        mlflow.set_tag("purpose", "demo")
+        mlflow.set_tag("pool", "registered")
+        fig, ax = plt.subplots()
+        ax.plot([0, 1])
+        mlflow.log_figure(fig, "plots/img.png")
+        mlflow.log_dict({"k": 1}, "d.json")
+        mlflow.log_text("not json", "broken.json")
+        mlflow.log_table(pd.DataFrame({"x": [1, 2]}), artifact_file="t.json")
+        dataset = mlflow.data.from_pandas(X, source="memory", name="train", digest="abc123")
+        mlflow.log_input(dataset, context="training")
+        mlflow.sklearn.log_model(model, name="model", input_example=X.head(3), pip_requirements=PIP,
+                                 registered_model_name="reg")
+    with mlflow.start_run(run_name="nosig"):
+        mlflow.log_param("a", "two")
+        mlflow.set_tag("pool", "registered")
+        mlflow.log_metric("acc", 0.5)
+        mlflow.sklearn.log_model(model, name="model", pip_requirements=PIP, registered_model_name="reg")
+    for value in (0.1, 0.8):  # two attempts at the same configuration; the later counts
+        with mlflow.start_run(run_name="retry"):
+            mlflow.log_param("a", 1)
+            mlflow.log_metric("acc", value)
+        time.sleep(0.01)
+    with mlflow.start_run(run_name="parent") as parent:
+        for c in (1, 2):
+            with mlflow.start_run(run_name=f"child-{c}", nested=True):
+                mlflow.log_param("c", c)
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias("reg", "champion", "1")
+    client.set_registered_model_alias("reg", "wrong", "2")
+    return uri
+
+
+def grade_one(uri: str, check: dict, runs: dict | None = None):
+    data = {
+        "experiments": {"main": "exp"},
+        "runs": runs or {"good": {"experiment": "main", "filter": "tags.mlflow.runName = 'good'"}},
+        "checks": [{"id": "c", "points": 2, "description": "d", "hint": "do this", **check}],
+    }
+    result = grader.grade(expectations.parse("t", data), uri)
+    return result, result.checks[0]
+
+
+def test_experiment_exists(store):
+    result, check = grade_one(store, {"kind": "experiment_exists", "experiment": "main"})
+    assert check.passed and check.earned == 2
+    data = {"experiments": {"main": "nope"},
+            "checks": [{"id": "c", "kind": "experiment_exists", "experiment": "main", "points": 1,
+                        "description": "d", "hint": "h"}]}
+    missing = grader.grade(expectations.parse("t", data), store).checks[0]
+    assert not missing.passed and "'nope'" in missing.message and "no such experiment" in missing.message
+    assert missing.hint == "h" and missing.earned == 0
+
+
+def test_run_count_with_each_and_parent_child(store):
+    runs = {"parent": {"experiment": "main", "filter": "tags.mlflow.runName = 'parent'"},
+            "kids": {"experiment": "main", "parent": "parent", "group_by": ["params.c"]}}
+    _, ok = grade_one(store, {"kind": "run_count", "runs": "kids", "min": 2, "max": 2,
+                              "each": {"params.c": [1, 2]}}, runs)
+    assert ok.passed, ok.message
+    _, bad = grade_one(store, {"kind": "run_count", "runs": "kids", "min": 3, "each": {"params.c": [1, 3]}}, runs)
+    assert not bad.passed and "2 run(s)" in bad.message and "params.c = 3" in bad.message
+
+
+def test_latest_attempt_counts_and_the_report_says_so(store):
+    runs = {"retry": {"experiment": "main", "filter": "tags.mlflow.runName = 'retry'", "group_by": ["params.a"]}}
+    result, check = grade_one(store, {"kind": "metrics", "runs": "retry", "metrics": {"acc": {"equals": 0.8}}}, runs)
+    assert check.passed, check.message
+    assert "2 finished runs match 'retry'" in check.note and result.notes == [check.note]
+
+
+def test_params_types_and_values(store):
+    _, ok = grade_one(store, {"kind": "params", "runs": "good",
+                              "params": {"a": {"type": "int", "equals": 1}, "b": {"type": "float"}, "name": "x"}})
+    assert ok.passed, ok.message
+    runs = {"nosig": {"experiment": "main", "filter": "tags.mlflow.runName = 'nosig'"}}
+    _, bad = grade_one(store, {"kind": "params", "runs": "nosig",
+                               "params": {"a": {"type": "int"}, "missing": {"type": "str"}}}, runs)
+    assert not bad.passed
+    assert "param a='two' is not int" in bad.message and "param missing missing" in bad.message
+
+
+def test_metrics_range_and_tolerance(store):
+    _, ok = grade_one(store, {"kind": "metrics", "runs": "good",
+                              "metrics": {"acc": {"min": 0.5, "max": 1.0, "equals": 0.9, "tolerance": 1e-9}}})
+    assert ok.passed, ok.message
+    _, bad = grade_one(store, {"kind": "metrics", "runs": "good", "metrics": {"acc": {"equals": 0.95}, "f1": {}}})
+    assert not bad.passed and "acc=0.9, not 0.95" in bad.message and "metric f1 missing" in bad.message
+
+
+def test_tags_present_or_equal(store):
+    _, ok = grade_one(store, {"kind": "tags", "runs": "good", "tags": {"purpose": "demo", "mlflow.runName": None}})
+    assert ok.passed
+    _, bad = grade_one(store, {"kind": "tags", "runs": "good", "tags": {"purpose": "other", "owner": None}})
+    assert "purpose='demo', not 'other'" in bad.message and "tag owner missing" in bad.message
+
+
+def test_artifacts_by_path_glob_and_content(store):
+    _, ok = grade_one(store, {"kind": "artifacts", "runs": "good",
+                              "files": {"plots/*.png": "image", "d.json": "json", "t.json": "table"}})
+    assert ok.passed, ok.message
+    _, bad = grade_one(store, {"kind": "artifacts", "runs": "good",
+                               "files": {"missing.png": "image", "d.json": "table", "broken.json": "json",
+                                         "plots/img.png": "json"}})
+    assert not bad.passed
+    for fragment in ["no artifact missing.png", "d.json is not a table", "broken.json is not valid JSON",
+                     "plots/img.png is not valid JSON"]:
+        assert fragment in bad.message
+
+
+def test_logged_model_flavor_and_signature_width_without_loading_it(store, monkeypatch):
+    import mlflow.pyfunc
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the grader must not load a model")
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", refuse)
+    monkeypatch.setattr(mlflow.sklearn, "load_model", refuse)
+    _, ok = grade_one(store, {"kind": "logged_model", "runs": "good", "name": "model", "flavor": "sklearn",
+                              "signature_inputs": 3})
+    assert ok.passed, ok.message
+    _, width = grade_one(store, {"kind": "logged_model", "runs": "good", "signature_inputs": 4})
+    assert "signature has 3 inputs, not 4" in width.message
+    runs = {"nosig": {"experiment": "main", "filter": "tags.mlflow.runName = 'nosig'"},
+            "retry": {"experiment": "main", "filter": "tags.mlflow.runName = 'retry'"}}
+    _, nosig = grade_one(store, {"kind": "logged_model", "runs": "nosig", "signature_inputs": 3}, runs)
+    assert "model has no signature" in nosig.message
+    _, none = grade_one(store, {"kind": "logged_model", "runs": "retry", "flavor": "sklearn"}, runs)
+    assert "no logged model" in none.message
+
+
+def test_registered_model_alias_on_the_best_run(store):
+    runs = {"both": {"experiment": "main", "filter": "tags.pool = 'registered'",
+                     "group_by": ["tags.mlflow.runName"]}}
+    _, ok = grade_one(store, {"kind": "registered_model", "runs": "both", "name": "reg", "alias": "champion",
+                              "best_by": "acc"}, runs)
+    assert ok.passed, ok.message
+    _, wrong = grade_one(store, {"kind": "registered_model", "runs": "both", "name": "reg", "alias": "wrong",
+                                 "best_by": "acc"}, runs)
+    assert not wrong.passed and "best is good" in wrong.message
+    _, no_alias = grade_one(store, {"kind": "registered_model", "runs": "both", "name": "reg", "alias": "gone",
+                                    "best_by": "acc"}, runs)
+    assert "no alias 'gone'" in no_alias.message
+    _, no_model = grade_one(store, {"kind": "registered_model", "runs": "both", "name": "absent",
+                                    "best_by": "acc"}, runs)
+    assert "no such registered model" in no_model.message
+
+
+def test_dataset_input_with_digest(store):
+    _, ok = grade_one(store, {"kind": "dataset_input", "runs": "good", "name": "train", "digest": "abc123"})
+    assert ok.passed, ok.message
+    _, bad = grade_one(store, {"kind": "dataset_input", "runs": "good", "digest": "zzz"})
+    assert "digest abc123, not zzz" in bad.message
+
+
+def test_python_escape_hatch_calls_a_trusted_function(store):
+    _, check = grade_one(store, {"kind": "python", "function": "tests.python_checks:always_fails"})
+    assert not check.passed and check.message == "expected the moon; found cheese"
+
+
+def test_bad_expectations_are_named_in_one_line():
+    with pytest.raises(expectations.UsageError, match="unknown kind 'nope'"):
+        expectations.parse("t", {"experiments": {"m": "x"}, "checks": [
+            {"id": "a", "kind": "nope", "points": 1, "description": "d", "hint": "h"}]})
+    with pytest.raises(expectations.UsageError, match="lacks hint"):
+        expectations.parse("t", {"experiments": {"m": "x"}, "checks": [
+            {"id": "a", "kind": "experiment_exists", "points": 1, "description": "d"}]})
+
+
+def test_every_renderer_reads_the_same_result(store):
+    import json
+    from xml.etree import ElementTree as ET
+
+    result, _ = grade_one(store, {"kind": "metrics", "runs": "good", "metrics": {"acc": {"equals": 0.95}}})
+    gradescope = json.loads(render.gradescope(result, execution_time=0.5))
+    assert gradescope["score"] == result.score == 0 and gradescope["tests"][0]["max_score"] == 2
+    assert gradescope["tests"][0]["status"] == "failed" and "Hint: do this" in gradescope["tests"][0]["output"]
+    assert {"score", "execution_time", "output", "stdout_visibility", "tests"} <= gradescope.keys()
+    assert json.loads(render.as_json(result))["max_score"] == 2
+    suite = ET.fromstring(render.junit(result))
+    assert suite.get("failures") == "1" and suite.find("testcase/failure") is not None
+    assert "0/2" in render.markdown(result) and "do this" in render.markdown(result)
+    assert "score 0/2, 0/1 checks passed" in render.text(result)
+    assert "fail" in render.html_table(result)
