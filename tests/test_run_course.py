@@ -121,16 +121,20 @@ def test_the_whole_module_runs_into_one_explicit_store(tmp_path, store):
     result = run_cli("run-course", "--tracking-uri", store, "--out", str(out), "--no-progress")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    rows = {m.group(1): (m.group(2), int(m.group(3))) for m in
-            re.finditer(r"^(\d\d-[\w-]+)\s+(passed|failed)\s+(\d+)\s+[\d.]+$", result.stdout, re.M)}
+    rows = {m.group(1): (m.group(2), int(m.group(3)), m.group(4) == m.group(5) and m.group(6) == m.group(7))
+            for m in re.finditer(r"^(\d\d-[\w-]+)\s+(passed|failed)\s+(\d+)\s+[\d.]+\s+(\d+)/(\d+)\s+(\d+)/(\d+)$",
+                                 result.stdout, re.M)}
+    # status, runs logged, and every check passed at full marks
     assert rows == {
-        "01-tracking-server": ("passed", 1),
-        "02-first-experiment": ("passed", 1),
-        "03-query-runs": ("passed", 7),
-        "04-sweep-compare": ("passed", 10),
-        "05-plots-artifacts": ("passed", 1),
+        "01-tracking-server": ("passed", 1, True),
+        "02-first-experiment": ("passed", 1, True),
+        "03-query-runs": ("passed", 7, True),
+        "04-sweep-compare": ("passed", 10, True),
+        "05-plots-artifacts": ("passed", 1, True),
     }
     assert sorted(p.name for p in out.glob("*.ipynb")) == [f"{i}.ipynb" for i in rows]
+    graded = run_cli("check", "02-first-experiment", "--tracking-uri", store)
+    assert graded.returncode == 0 and "score 14/14, 8/8 checks passed" in graded.stdout, graded.stdout
     # Everything landed in the store named on the command line, nothing beside the notebooks.
     assert sorted(p.name for p in (ROOT / "notebooks").iterdir()) == before
     artifacts = Path(store[len("sqlite:///"):]).parent / "artifacts"
