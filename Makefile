@@ -34,6 +34,7 @@ ui: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/course_run.py
+	$(PY) benchmarks/grading_scale.py
 
 clean:
 	rm -rf build .course
