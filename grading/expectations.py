@@ -82,6 +82,9 @@ def parse(target: str, data: dict, origin: str = "<expectations>") -> Expectatio
     for name, sel in (data.get("runs") or {}).items():
         if sel.get("experiment") not in experiments:
             fail(f"run selection {name!r} names unknown experiment {sel.get('experiment')!r}")
+        bad_keys = [k for k in sel.get("group_by", ()) if not k.startswith(("params.", "metrics.", "tags."))]
+        if bad_keys:
+            fail(f"run selection {name!r} groups by {bad_keys[0]!r}; keys start with params., metrics. or tags.")
         runs[name] = RunSelection(name, sel["experiment"], sel.get("filter", ""),
                                   tuple(sel.get("group_by", ())), sel.get("parent"))
     for sel in runs.values():

@@ -11,6 +11,8 @@ import json
 import math
 from dataclasses import dataclass
 
+from grading.store import value_of
+
 
 @dataclass
 class Outcome:
@@ -88,9 +90,7 @@ def run_count(store, spec) -> Outcome:
     if not low <= count <= high:
         problems.append(f"{count} run(s)")
     for key, values in (spec.get("each") or {}).items():
-        from grading.store import _value
-
-        present = {str(_value(run, key)) for run in selected.runs}
+        present = {str(value_of(run, key)) for run in selected.runs}
         absent = [str(v) for v in values if str(v) not in present]
         if absent:
             problems.append(f"no run with {key} = {', '.join(absent)}")

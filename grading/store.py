@@ -5,10 +5,8 @@ here lists the whole store, writes to it, or loads a model.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 from grading.expectations import Expectations, RunSelection
@@ -74,7 +72,7 @@ class Store:
         )
         latest: dict[tuple, object] = {}
         for run in runs:  # newest first, so the first run of each configuration wins
-            latest.setdefault(tuple(_value(run, key) for key in sel.group_by), run)
+            latest.setdefault(tuple(value_of(run, key) for key in sel.group_by), run)
         chosen = list(latest.values())
         note = ""
         if len(runs) > len(chosen):
@@ -135,13 +133,10 @@ class Store:
         return uri
 
 
-def _value(run, key: str):
+def value_of(run, key: str):
+    """A run's value for a key such as params.C, metrics.accuracy or tags.purpose."""
     kind, _, name = key.partition(".")
     table = {"params": run.data.params, "metrics": run.data.metrics, "tags": run.data.tags}.get(kind)
     if table is None:
         raise ValueError(f"group_by key {key!r} must start with params., metrics. or tags.")
     return table.get(name)
-
-
-def loads_json(data: bytes):
-    return json.loads(data.decode("utf-8"))
