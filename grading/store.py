@@ -1,7 +1,7 @@
 """Read-only, scoped queries against a tracking store.
 
-Every query names its experiment ids and filters on the server side; nothing
-here lists the whole store, writes to it, or loads a model.
+Every query names its experiment ids (or one run or model id); nothing here
+lists the whole store, writes to it, or loads a model.
 """
 from __future__ import annotations
 
@@ -57,19 +57,24 @@ class Store:
         return self._selections[name]
 
     def _select(self, sel: RunSelection) -> Selected:
+        from mlflow.utils.search_utils import SearchUtils
+
         experiment = self.require_experiment(sel.experiment)
-        clauses = ["attributes.status = 'FINISHED'"]
+        # Only attribute clauses go to the server: MLflow's SQL store evaluates tag and param
+        # clauses as store-wide subqueries, so their cost grows with other experiments' runs
+        # (8 ms -> 33 ms with 10,000 foreign runs). The experiment id and status keep the query
+        # scoped; the selection's own filter then runs on this experiment's runs alone.
+        runs = self.client.search_runs(
+            [experiment.experiment_id], filter_string="attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"], max_results=5000,
+        )
         if sel.filter:
-            clauses.append(sel.filter)
+            runs = SearchUtils.filter(runs, sel.filter)
         if sel.parent:
             parents = self.select(sel.parent).runs
             if not parents:
                 return Selected([], 0, f"no parent run for {sel.name!r}")
-            clauses.append(f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
-        runs = self.client.search_runs(
-            [experiment.experiment_id], filter_string=" and ".join(clauses),
-            order_by=["attributes.start_time DESC"], max_results=1000,
-        )
+            runs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
         latest: dict[tuple, object] = {}
         for run in runs:  # newest first, so the first run of each configuration wins
             latest.setdefault(tuple(value_of(run, key) for key in sel.group_by), run)
