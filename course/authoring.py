@@ -3,6 +3,10 @@
 Sources are plain Python files, so reviews show real diffs. A cell starts with
 a line ``# %%``, optionally followed by ``[markdown]`` and ``tags=[...]``.
 Markdown cells keep their text as ``# ``-prefixed comment lines.
+
+A lab has one source for two notebooks: code between ``### BEGIN SOLUTION``
+and ``### END SOLUTION`` stays in the solution and becomes an exercise
+(``# YOUR CODE HERE`` and a ``raise NotImplementedError``) in the learner's copy.
 """
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ import nbformat
 
 CELL_MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 TAGS = re.compile(r"tags=(\[[^\]]*\])")
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+VARIANTS = ("solution", "lab")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -54,7 +61,29 @@ def _markdown_text(lines: list[str]) -> str:
     return "\n".join(out).strip("\n")
 
 
-def to_notebook(text: str, stem: str, origin: str = "<source>") -> nbformat.NotebookNode:
+def strip_solutions(code: str, variant: str, origin: str = "<source>") -> str:
+    """The solution variant drops the markers; the lab variant replaces each marked block."""
+    out, inside, indent = [], False, ""
+    for line in code.splitlines():
+        stripped = line.strip()
+        if stripped == BEGIN_SOLUTION:
+            if inside:
+                raise SourceError(f"{origin}: {BEGIN_SOLUTION} inside another solution block")
+            inside, indent = True, line[: len(line) - len(line.lstrip())]
+            if variant == "lab":
+                out += [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("fill in this cell")']
+        elif stripped == END_SOLUTION:
+            if not inside:
+                raise SourceError(f"{origin}: {END_SOLUTION} without {BEGIN_SOLUTION}")
+            inside = False
+        elif not (inside and variant == "lab"):
+            out.append(line)
+    if inside:
+        raise SourceError(f"{origin}: {BEGIN_SOLUTION} is never closed")
+    return "\n".join(out)
+
+
+def to_notebook(text: str, stem: str, origin: str = "<source>", variant: str = "solution") -> nbformat.NotebookNode:
     """Build a notebook; cell ids derive from the stem so rebuilding does not churn the file."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
@@ -63,7 +92,8 @@ def to_notebook(text: str, stem: str, origin: str = "<source>") -> nbformat.Note
         if cell["kind"] == "markdown":
             node = nbformat.v4.new_markdown_cell(_markdown_text(cell["lines"]))
         else:
-            node = nbformat.v4.new_code_cell("\n".join(cell["lines"]).strip("\n"))
+            code = strip_solutions("\n".join(cell["lines"]), variant, origin)
+            node = nbformat.v4.new_code_cell(code.strip("\n"))
         node["id"] = f"{stem}-{index:02d}"
         if cell["tags"]:
             node.metadata["tags"] = cell["tags"]
@@ -71,6 +101,6 @@ def to_notebook(text: str, stem: str, origin: str = "<source>") -> nbformat.Note
     return nb
 
 
-def load_source(path: Path) -> nbformat.NotebookNode:
+def load_source(path: Path, variant: str = "solution") -> nbformat.NotebookNode:
     path = Path(path)
-    return to_notebook(path.read_text(encoding="utf-8"), path.stem, origin=str(path))
+    return to_notebook(path.read_text(encoding="utf-8"), path.stem, origin=str(path), variant=variant)

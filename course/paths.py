@@ -6,6 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+LABS = ROOT / "labs"
+SOLUTIONS = ROOT / "solutions"
 # COURSE_HOME moves the default store, e.g. for an image whose source tree is read-only.
 HOME = Path(os.environ.get("COURSE_HOME") or ROOT / ".course")
 BUILD = ROOT / "build"

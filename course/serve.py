@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port (default 8888, or a free one)")
     args = parser.parse_args(argv)
 
+    # Ctrl-C and `kill` both stop the servers cleanly. The handlers are set explicitly because a
+    # process started in the background by a script inherits SIGINT as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     store_uri = paths.sqlite_uri(paths.default_store_dir())
     paths.default_store_dir().mkdir(parents=True, exist_ok=True)
     port = free_port(args.port)

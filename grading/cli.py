@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--experiment-prefix", default="", metavar="P",
                        help="prefix of the experiment names, e.g. a learner's id")
+    check.add_argument("--only", action="append", metavar="CHECK", help="run just this check id; repeat for several")
     check.add_argument("--format", choices=sorted(render.FORMATS), default="text", help="output format (default: text)")
     check.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the report here instead of stdout")
     check.set_defaults(handler=_check)
@@ -108,7 +109,7 @@ def _check(args) -> int:
     uri = args.tracking_uri or resolve_uri("")[0]
     reachability.ensure_reachable(uri)
     started = time.perf_counter()
-    result = grader.grade(spec, uri, args.experiment_prefix)
+    result = grader.grade(spec, uri, args.experiment_prefix, only=args.only)
     elapsed = time.perf_counter() - started
     renderer = render.FORMATS[args.format]
     report = renderer(result, execution_time=elapsed) if args.format == "gradescope" else renderer(result)

@@ -213,14 +213,23 @@ def logged_model(store, spec) -> Outcome:
             if not signature or not signature.get("inputs"):
                 problems.append("model has no signature")
             else:
-                inputs = json.loads(signature["inputs"])
-                if len(inputs) != width:
-                    problems.append(f"signature has {len(inputs)} inputs, not {width}")
+                found = signature_width(json.loads(signature["inputs"]))
+                if found != width:
+                    problems.append(f"signature has {found} inputs, not {width}")
         return problems
 
-    expected = f"a logged model{f' named {name!r}' if name else ''}"
-    expected += f" ({flavor} flavor" + (f", signature with {width} inputs)" if width is not None else ")")
+    details = ([f"{flavor} flavor"] if flavor else []) + ([f"a signature with {width} inputs"] if width is not None else [])
+    expected = f"a logged model{f' named {name!r}' if name else ''}" + (f" ({', '.join(details)})" if details else "")
     return _each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
+
+
+def signature_width(inputs: list[dict]) -> int:
+    """Input features in a signature: one per column, or the last dimension of a tensor (numpy input)."""
+    width = 0
+    for spec in inputs:
+        shape = (spec.get("tensor-spec") or {}).get("shape") if spec.get("type") == "tensor" else None
+        width += shape[-1] if shape else 1
+    return width
 
 
 def registered_model(store, spec) -> Outcome:
@@ -282,6 +291,49 @@ def dataset_input(store, spec) -> Outcome:
     return _each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
 
 
+def recomputed_metric(store, spec) -> Outcome:
+    """Truthfulness: the logged metric equals the logged model's metric on the canonical data.
+
+    The models are loaded in a separate, limited process (grading.sandbox), never here.
+    """
+    import subprocess
+
+    from grading import sandbox
+
+    metric, tolerance, name = spec["metric"], spec.get("tolerance", 1e-6), spec.get("name")
+    expected = f"logged {metric} equal to the model's {metric} recomputed on the canonical test split (±{tolerance})"
+    selected, missing = _runs(store, spec)
+    if missing:
+        return missing
+    model_of = {}
+    for run in selected.runs:
+        models = [m for m in store.logged_models(run.info.experiment_id, run.info.run_id) if not name or m.name == name]
+        if models:
+            model_of[run.info.run_id] = f"models:/{max(models, key=lambda m: m.creation_timestamp).model_id}"
+    problems = [f"{_run_label(r)}: no logged model to recompute" for r in selected.runs if r.info.run_id not in model_of]
+    if model_of:
+        try:
+            done = sandbox.run_module("grading.recompute", [store.uri, spec["dataset"], *model_of.values()],
+                                      timeout=spec.get("timeout", 300))
+            recomputed = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
+        except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError):
+            recomputed = None
+        if recomputed is None:
+            return Outcome(False, expected, "the models could not be recomputed in the sandbox")
+        for run in selected.runs:
+            answer = recomputed.get(model_of.get(run.info.run_id), {})
+            logged = run.data.metrics.get(metric)
+            if run.info.run_id not in model_of:
+                continue
+            if "error" in answer:
+                problems.append(f"{_run_label(run)}: the model does not load or predict ({answer['error']})")
+            elif logged is None:
+                problems.append(f"{_run_label(run)}: no {metric} logged")
+            elif abs(logged - answer[metric]) > tolerance:
+                problems.append(f"{_run_label(run)}: logged {metric}={logged:.6g}, recomputed {answer[metric]:.6g}")
+    return Outcome(not problems, expected, "; ".join(problems) or "equal", selected.note)
+
+
 def python(store, spec) -> Outcome:
     """Escape hatch: `function: module:callable`, a trusted function of (store, spec) in this repository."""
     module, _, attr = spec["function"].partition(":")
@@ -298,5 +350,6 @@ KINDS = {
     "logged_model": logged_model,
     "registered_model": registered_model,
     "dataset_input": dataset_input,
+    "recomputed_metric": recomputed_metric,
     "python": python,
 }

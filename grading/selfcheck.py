@@ -43,12 +43,15 @@ def _current_tracking_uri() -> str:
     return resolve_uri("")[0]
 
 
-def check(target: str, tracking_uri: str | None = None, experiment_prefix: str = "", timeout: float = 300) -> SelfCheck:
-    """Grade `target` against this notebook's tracking store (or `tracking_uri`) and show the table."""
+def check(target: str, tracking_uri: str | None = None, experiment_prefix: str = "", only: list[str] | None = None,
+          timeout: float = 300) -> SelfCheck:
+    """Grade `target` (or just the check ids in `only`) against this notebook's tracking store and show the table."""
     uri = tracking_uri or _current_tracking_uri()
     command = [sys.executable, "-m", "grading", "check", target, "--tracking-uri", uri, "--format", "json"]
     if experiment_prefix:
         command += ["--experiment-prefix", experiment_prefix]
+    for check_id in only or []:
+        command += ["--only", check_id]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 
+import psutil
 import pytest
 
 from conftest import ROOT
@@ -58,8 +59,14 @@ def test_serve_prints_working_urls_and_stops_everything_on_ctrl_c(tmp_path, lab)
                 time.sleep(0.5)
             assert answers(f"{lab_url}/api") == 200
     finally:
+        children = psutil.Process(process.pid).children(recursive=True)
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=60)
+        try:
+            out, _ = process.communicate(timeout=60)
+        finally:
+            for leftover in [psutil.Process(process.pid)] + children if process.poll() is None else children:
+                if leftover.is_running():
+                    leftover.kill()
     assert "Stopped." in out
     assert answers(f"{ui}/health") is None, "the MLflow server outlived make ui"
     if lab:
