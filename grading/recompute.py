@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 
 
 def main(argv: list[str]) -> int:
@@ -23,7 +24,10 @@ def main(argv: list[str]) -> int:
     results = {}
     for uri in model_uris:
         try:
-            model = mlflow.pyfunc.load_model(uri)
+            # Loading from a local store writes beside the model; load a private copy instead,
+            # so the store can stay read-only to this process.
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp())
+            model = mlflow.pyfunc.load_model(local)
             results[uri] = {"accuracy": float(accuracy_score(y_test, model.predict(X_test)))}
         except Exception as exc:  # a learner's model may be anything; report, do not crash
             results[uri] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}

@@ -1,39 +1,143 @@
-"""Run untrusted work (loading a learner's model) outside the grader's process.
+"""Run untrusted work (a learner's notebook, or loading a learner's model) outside the grader.
 
-The child gets a time limit, an address-space limit and no way to outlive the
-call: it starts in a session of its own and the whole session is killed when
-the call returns.
+Two modes, chosen by what the machine offers:
+
+- **bubblewrap** (``bwrap`` on PATH): the command runs in new PID, network, IPC and user
+  namespaces as ``nobody``, with the file system read-only except its own workspace. The
+  grader's output folder, the other submissions' workspaces and the solutions are hidden
+  behind empty tmpfs mounts. When the command's first process ends, or the call times out,
+  every process in the PID namespace dies with it, ``setsid`` or not. Only a loopback
+  network exists.
+- **process** (no bwrap, e.g. a laptop without it): the command runs in a session of its own;
+  the whole session, and every descendant seen while it ran, is killed at the end. Files and
+  network are not isolated in this mode.
+
+Both apply an address-space limit (memory) and a wall-clock timeout.
 """
 from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from course import paths
 
 
-def _limits(memory_mb: int):
-    def apply() -> None:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    return apply
+SCRATCH = "/var/tmp"
+
+
+def mode() -> str:
+    return "bubblewrap" if shutil.which("bwrap") and os.environ.get("COURSE_SANDBOX") != "process" else "process"
+
+
+@dataclass
+class Outcome:
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class Sandbox:
+    workspace: Path | None = None  # the only writable folder (bubblewrap mode)
+    hide: list[Path] = field(default_factory=list)  # folders replaced by empty tmpfs mounts
+    memory_mb: int = 4096
+    timeout: float = 600
+    network: bool = False  # False: loopback only
+
+    def command(self, argv: list[str]) -> list[str]:
+        if mode() != "bubblewrap":
+            return argv
+        # /var/tmp becomes the sandbox's scratch space; /tmp stays visible read-only, since stores live there too.
+        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", SCRATCH]
+        for folder in [*self.hide, paths.SOLUTIONS]:
+            if Path(folder).exists():
+                cmd += ["--tmpfs", str(folder)]
+        if self.workspace is not None:
+            cmd += ["--bind", str(self.workspace), str(self.workspace), "--chdir", str(self.workspace)]
+        cmd += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-user", "--uid", "65534", "--gid", "65534",
+                "--die-with-parent", "--new-session"]
+        if not self.network:
+            cmd += ["--unshare-net"]
+        return cmd + ["--", *argv]
+
+    def run(self, argv: list[str], env: dict | None = None) -> Outcome:
+        limit = self.memory_mb * 1024 * 1024
+
+        def limits() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+        # Inside bubblewrap the home folder is read-only; caches go to the sandbox's own /tmp.
+        scratch = {"HOME": SCRATCH, "MPLCONFIGDIR": SCRATCH, "TMPDIR": SCRATCH} if mode() == "bubblewrap" else {}
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            self.command(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **scratch, **(env or {})}, cwd=self.workspace, start_new_session=True,
+            preexec_fn=limits,
+        )
+        seen = _Descendants(process.pid)
+        timed_out = False
+        try:
+            out, err = process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_all(process, seen)
+            out, err = process.communicate()
+        finally:
+            _kill_all(process, seen)
+            seen.stop()
+        return Outcome(None if timed_out else process.returncode, out, err, timed_out, time.perf_counter() - started)
+
+    def run_module(self, module: str, args: list[str], env: dict | None = None) -> Outcome:
+        return self.run([sys.executable, "-m", module, *args], env)
+
+
+class _Descendants:
+    """Remembers every process below `pid`, so one that left the session is still found."""
+
+    def __init__(self, pid: int):
+        self.pids: set[int] = set()
+        self._root = pid
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            try:
+                self.pids.update(p.pid for p in psutil.Process(self._root).children(recursive=True))
+            except psutil.Error:
+                return
+            self._done.wait(0.2)
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+def _kill_all(process: subprocess.Popen, seen: _Descendants) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for pid in list(seen.pids):
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
 
 
 def run_module(module: str, args: list[str], timeout: float = 300, memory_mb: int = 4096,
-               env: dict | None = None) -> subprocess.CompletedProcess:
-    """``python -m module args...`` isolated; raises subprocess.TimeoutExpired after `timeout`."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **(env or {})}, start_new_session=True, preexec_fn=_limits(memory_mb),
-    )
-    try:
-        out, err = process.communicate(timeout=timeout)
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
-        except ProcessLookupError:
-            pass
-        process.wait()
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+               env: dict | None = None, network: bool = True) -> Outcome:
+    """``python -m module args`` in a sandbox with no workspace (read-only file system)."""
+    return Sandbox(timeout=timeout, memory_mb=memory_mb, network=network).run_module(module, args, env)
