@@ -10,6 +10,7 @@ import importlib
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from grading.store import value_of
 
@@ -310,8 +311,10 @@ def recomputed_metric(store, spec) -> Outcome:
             model_of[run.info.run_id] = f"models:/{max(models, key=lambda m: m.creation_timestamp).model_id}"
     problems = [f"{_run_label(r)}: no logged model to recompute" for r in selected.runs if r.info.run_id not in model_of]
     if model_of:
+        local_store = [Path(store.uri[len("sqlite:///"):]).parent] if store.uri.startswith("sqlite:///") else []
         done = sandbox.run_module("grading.recompute", [store.uri, spec["dataset"], *model_of.values()],
-                                  timeout=spec.get("timeout", 300), network=store.uri.startswith("http"))
+                                  timeout=spec.get("timeout", 300), network=store.uri.startswith("http"),
+                                  readable=local_store)
         try:
             recomputed = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
         except (json.JSONDecodeError, IndexError):

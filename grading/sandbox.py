@@ -35,6 +35,13 @@ from course import paths
 SCRATCH = "/var/tmp"
 
 
+HIDE_ENV = "COURSE_SANDBOX_HIDE"  # extra folders to hide, set by the autograder for a whole batch
+
+
+def _hidden_by_caller() -> list[str]:
+    return [p for p in os.environ.get(HIDE_ENV, "").split(os.pathsep) if p]
+
+
 def mode() -> str:
     return "bubblewrap" if shutil.which("bwrap") and os.environ.get("COURSE_SANDBOX") != "process" else "process"
 
@@ -52,6 +59,7 @@ class Outcome:
 class Sandbox:
     workspace: Path | None = None  # the only writable folder (bubblewrap mode)
     hide: list[Path] = field(default_factory=list)  # folders replaced by empty tmpfs mounts
+    readable: list[Path] = field(default_factory=list)  # folders inside hidden ones to show read-only
     memory_mb: int = 4096
     timeout: float = 600
     network: bool = False  # False: loopback only
@@ -61,9 +69,11 @@ class Sandbox:
             return argv
         # /var/tmp becomes the sandbox's scratch space; /tmp stays visible read-only, since stores live there too.
         cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", SCRATCH]
-        for folder in [*self.hide, paths.SOLUTIONS]:
+        for folder in [*self.hide, *_hidden_by_caller(), paths.SOLUTIONS]:
             if Path(folder).exists():
                 cmd += ["--tmpfs", str(folder)]
+        for folder in self.readable:
+            cmd += ["--ro-bind", str(folder), str(folder)]
         if self.workspace is not None:
             cmd += ["--bind", str(self.workspace), str(self.workspace), "--chdir", str(self.workspace)]
         cmd += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-user", "--uid", "65534", "--gid", "65534",
@@ -138,6 +148,7 @@ def _kill_all(process: subprocess.Popen, seen: _Descendants) -> None:
 
 
 def run_module(module: str, args: list[str], timeout: float = 300, memory_mb: int = 4096,
-               env: dict | None = None, network: bool = True) -> Outcome:
+               env: dict | None = None, network: bool = True, readable: list[Path] | None = None) -> Outcome:
     """``python -m module args`` in a sandbox with no workspace (read-only file system)."""
-    return Sandbox(timeout=timeout, memory_mb=memory_mb, network=network).run_module(module, args, env)
+    box = Sandbox(timeout=timeout, memory_mb=memory_mb, network=network, readable=list(readable or []))
+    return box.run_module(module, args, env)
