@@ -1,0 +1,217 @@
+"""The autograder against honest, broken and hostile submissions, in one class-sized batch."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from conftest import ROOT, run_cli
+from course import authoring
+
+LAB_SOURCE = ROOT / "labs" / "source" / "lab04.py"
+MINI_LAB = '''
+import mlflow
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.metrics import accuracy_score
+
+X, y = make_classification(n_samples=1000, n_features=10, random_state=42)
+X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=42)
+
+mlflow.set_experiment("lab04")
+
+with mlflow.start_run():
+    mlflow.log_param("C", 1.0)
+    clf = LogisticRegression(C=1.0, random_state=42)
+    clf.fit(X_train, y_train)
+    accuracy = accuracy_score(y_test, clf.predict(X_test))
+    mlflow.log_metric("accuracy", accuracy)
+    mlflow.sklearn.log_model(clf, "model")
+    print(f"Accuracy: {accuracy:.3f}")
+'''
+MINI_LAB_LOOP = '''
+for c in [0.1, 1.0, 10.0]:
+    with mlflow.start_run():
+        mlflow.log_param('C', c)
+        clf = LogisticRegression(C=c, random_state=42)
+        clf.fit(X_train, y_train)
+        accuracy = accuracy_score(y_test, clf.predict(X_test))
+        mlflow.log_metric('accuracy', accuracy)
+        mlflow.sklearn.log_model(clf, 'model')
+        print(f'C={c}, Accuracy={accuracy:.3f}')
+'''
+ORPHAN_MARK = "4242.5"  # an unusual sleep length identifies the processes this test's submission leaves
+
+
+def notebook(*cells: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    return nb
+
+
+def solution(replace: tuple[str, str] | None = None) -> nbformat.NotebookNode:
+    source = LAB_SOURCE.read_text()
+    if replace:
+        assert source.count(replace[0]) == 1
+        source = source.replace(*replace)
+    return authoring.to_notebook(source, "lab04", variant="solution")
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Grade a class of nine in two batches into one output folder; return the folder and timings."""
+    root = tmp_path_factory.mktemp("autograde")
+    subs, out = root / "submissions", root / "out"
+    subs.mkdir()
+    nbformat.write(solution(), subs / "honest.ipynb")
+    nbformat.write(authoring.load_source(LAB_SOURCE, "lab"), subs / "unfilled.ipynb")
+    nbformat.write(solution(('mlflow.log_metric("accuracy", accuracy)', 'mlflow.log_metric("accuracy", 0.99)')),
+                   subs / "madeup.ipynb")
+    nbformat.write(notebook(MINI_LAB, MINI_LAB_LOOP), subs / "minilab.ipynb")
+    nbformat.write(notebook("import mlflow\nmlflow.set_experiment('lab04')", "hog = bytearray(64 * 1024**3)"),
+                   subs / "hog.ipynb")
+    nbformat.write(notebook(
+        "import os, subprocess\n"
+        f"subprocess.Popen(['sleep', '{ORPHAN_MARK}'], start_new_session=True)\n"
+        f"if os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '{ORPHAN_MARK}'])"
+    ), subs / "orphan.ipynb")
+    nbformat.write(notebook(
+        "import glob, os\n"
+        f"out = {str(out)!r}\n"
+        "for path in glob.glob(out + '/**', recursive=True) + [out + '/gradebook.csv', out + '/honest/results.json']:\n"
+        "    try:\n        open(path, 'w').write('overwritten')\n    except OSError:\n        pass\n"
+        "print(sorted(os.listdir(out)) if os.path.isdir(out) else 'no output folder visible')"
+    ), subs / "vandal.ipynb")
+    (subs / "corrupt.ipynb").write_text("{ this is not a notebook")
+
+    started = time.monotonic()
+    first = run_cli("grade", "--lab", "lab04", "--out", str(out), "--workers", "2", "--timeout", "240",
+                    "--no-progress", str(subs))
+    first_seconds = time.monotonic() - started
+    before = {p.relative_to(out): hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob("*") if p.is_file()}
+
+    loop_dir = root / "late"
+    loop_dir.mkdir()
+    nbformat.write(notebook("import mlflow\nmlflow.set_experiment('lab04')", "while True:\n    pass"),
+                   loop_dir / "loop.ipynb")
+    started = time.monotonic()
+    second = run_cli("grade", "--lab", "lab04", "--out", str(out), "--timeout", "15", "--no-progress",
+                     str(subs), str(loop_dir))
+    second_seconds = time.monotonic() - started
+    return {"out": out, "first": first, "second": second, "before": before,
+            "first_seconds": first_seconds, "second_seconds": second_seconds}
+
+
+def gradebook(out: Path) -> dict[str, dict]:
+    with open(out / "gradebook.csv") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+@pytest.mark.slow
+def test_every_submission_gets_a_row_and_a_results_file(batch):
+    assert batch["first"].returncode == 0, batch["first"].stdout + batch["first"].stderr
+    assert batch["second"].returncode == 0, batch["second"].stdout + batch["second"].stderr
+    rows = gradebook(batch["out"])
+    students = sorted(["corrupt", "honest", "hog", "loop", "madeup", "minilab", "orphan", "unfilled", "vandal"])
+    assert sorted(rows) == students
+    for student in students:
+        results = json.loads((batch["out"] / student / "results.json").read_text())
+        assert {"score", "execution_time", "output", "tests"} <= results.keys()
+        assert results["score"] == float(rows[student]["score"])
+        assert (batch["out"] / student / "feedback.md").read_text().startswith("# lab04")
+
+
+@pytest.mark.slow
+def test_the_solution_gets_full_marks_and_the_unfilled_lab_low_marks(batch):
+    rows = gradebook(batch["out"])
+    assert (rows["honest"]["score"], rows["honest"]["max_score"], rows["honest"]["status"]) == ("100", "100", "graded")
+    assert float(rows["unfilled"]["score"]) <= 10 and rows["unfilled"]["status"] == "error"
+    assert "NotImplementedError" in rows["unfilled"]["message"]
+    feedback = (batch["out"] / "unfilled" / "feedback.md").read_text()
+    assert "The failing cell" in feedback and "YOUR CODE HERE" in feedback
+
+
+@pytest.mark.slow
+def test_a_made_up_accuracy_fails_truthfulness_naming_both_values(batch):
+    checks = {t["name"].split(":")[0]: t for t in json.loads((batch["out"] / "madeup" / "results.json").read_text())["tests"]}
+    assert checks["truthful"]["status"] == "failed"
+    assert re.search(r"logged accuracy=0\.99, recomputed 0\.8\d+", checks["truthful"]["output"])
+    assert checks["registry"]["status"] == "passed"
+
+
+@pytest.mark.slow
+def test_the_syllabus_mini_lab_earns_partial_credit_and_says_what_is_missing(batch):
+    row = gradebook(batch["out"])["minilab"]
+    assert 30 <= float(row["score"]) <= 60 and row["status"] == "graded"
+    feedback = (batch["out"] / "minilab" / "feedback.md").read_text()
+    for missing in ["signature", "random_state", "purpose", "lab04-classifier"]:
+        assert missing in feedback
+    assert "the latest for each configuration counts" in feedback  # C=1.0 was run twice
+
+
+@pytest.mark.slow
+def test_hostile_submissions_are_contained(batch):
+    rows = gradebook(batch["out"])
+    assert rows["corrupt"]["status"] == "invalid" and rows["corrupt"]["score"] == "0"
+    assert rows["hog"]["status"] in ("error", "killed") and "Memory" in rows["hog"]["message"]
+    assert rows["hog"]["score"] == "5", "the experiment created before the crash still counts"
+    assert rows["loop"]["status"] == "timeout" and rows["loop"]["score"] == "5"
+    assert batch["second_seconds"] < 120, "a timeout must not hold the batch"
+    # No process a submission started outlives grading, including ones that left the session.
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if ORPHAN_MARK in " ".join(p.info["cmdline"] or [])]
+    assert not leftovers
+
+
+@pytest.mark.slow
+def test_a_vandal_cannot_touch_other_results_and_a_rerun_skips_the_graded(batch):
+    out = batch["out"]
+    after = {p.relative_to(out): hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob("*") if p.is_file()}
+    for path, digest in batch["before"].items():
+        if path.name != "gradebook.csv":  # rewritten with the late submission's row added
+            assert after[path] == digest, f"{path} changed"
+    assert (out / "honest" / "results.json").read_text() != "overwritten"
+    # Inside the sandbox the output folder is an empty scratch mount: the vandal sees only what it wrote.
+    seen = str(nbformat.read(out / "vandal" / "executed.ipynb", as_version=4).cells[0].outputs)
+    assert "honest" not in seen and "results.json" not in seen
+
+
+def test_bad_input_is_one_line_with_exit_2(tmp_path):
+    for args, words in [
+        (["grade", "--lab", "lab99", "--out", str(tmp_path), str(tmp_path)], "unknown target lab99"),
+        (["grade", "--lab", "lab04", "--out", str(tmp_path), str(tmp_path / "missing.ipynb")], "no such submission"),
+        (["grade", "--lab", "lab04", "--out", str(tmp_path), str(tmp_path)], "no submissions found"),
+    ]:
+        result = run_cli(*args)
+        assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_run_autograder_writes_gradescope_results(tmp_path):
+    import subprocess
+
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    nbformat.write(solution(), root / "submission" / "lab04.ipynb")
+    done = subprocess.run([str(ROOT / "docker" / "autograder" / "run_autograder")], capture_output=True, text=True,
+                          env={**__import__("os").environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_SOURCE": str(ROOT)},
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 100 and all(t["status"] == "passed" for t in results["tests"])
+
+    (root / "submission" / "lab04.ipynb").unlink()  # an empty upload still gets a results file
+    subprocess.run([str(ROOT / "docker" / "autograder" / "run_autograder")], capture_output=True, text=True,
+                   env={**__import__("os").environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_SOURCE": str(ROOT)},
+                   timeout=600)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 0 and "no submissions found" in results["output"]
