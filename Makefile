@@ -35,6 +35,7 @@ ui: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/course_run.py
 	$(PY) benchmarks/grading_scale.py
+	$(PY) benchmarks/autograde.py
 
 clean:
 	rm -rf build .course

@@ -68,7 +68,7 @@ def solution(replace: tuple[str, str] | None = None) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    """Grade a class of nine in two batches into one output folder; return the folder and timings."""
+    """Grade a class of eleven in two batches into one output folder; return the folder and timings."""
     root = tmp_path_factory.mktemp("autograde")
     subs, out = root / "submissions", root / "out"
     subs.mkdir()
@@ -92,6 +92,9 @@ def batch(tmp_path_factory):
         "print(sorted(os.listdir(out)) if os.path.isdir(out) else 'no output folder visible')"
     ), subs / "vandal.ipynb")
     (subs / "corrupt.ipynb").write_text("{ this is not a notebook")
+    nbformat.write(notebook("raise RuntimeError('boom in the first cell')"), subs / "firstcell.ipynb")
+    nbformat.write(notebook("import mlflow\nmlflow.set_experiment('lab04')", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+                   subs / "deadkernel.ipynb")
 
     started = time.monotonic()
     first = run_cli("grade", "--lab", "lab04", "--out", str(out), "--workers", "2", "--timeout", "240",
@@ -121,7 +124,8 @@ def test_every_submission_gets_a_row_and_a_results_file(batch):
     assert batch["first"].returncode == 0, batch["first"].stdout + batch["first"].stderr
     assert batch["second"].returncode == 0, batch["second"].stdout + batch["second"].stderr
     rows = gradebook(batch["out"])
-    students = sorted(["corrupt", "honest", "hog", "loop", "madeup", "minilab", "orphan", "unfilled", "vandal"])
+    students = sorted(["corrupt", "deadkernel", "firstcell", "honest", "hog", "loop", "madeup", "minilab", "orphan",
+                       "unfilled", "vandal"])
     assert sorted(rows) == students
     for student in students:
         results = json.loads((batch["out"] / student / "results.json").read_text())
@@ -165,6 +169,9 @@ def test_hostile_submissions_are_contained(batch):
     assert rows["hog"]["status"] in ("error", "killed") and "Memory" in rows["hog"]["message"]
     assert rows["hog"]["score"] == "5", "the experiment created before the crash still counts"
     assert rows["loop"]["status"] == "timeout" and rows["loop"]["score"] == "5"
+    assert rows["firstcell"]["status"] == "error" and "boom in the first cell" in rows["firstcell"]["message"]
+    assert rows["deadkernel"]["status"] == "error" and "DeadKernel" in rows["deadkernel"]["message"]
+    assert rows["deadkernel"]["score"] == "5"
     assert batch["second_seconds"] < 120, "a timeout must not hold the batch"
     # No process a submission started outlives grading, including ones that left the session.
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if ORPHAN_MARK in " ".join(p.info["cmdline"] or [])]
