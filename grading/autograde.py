@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from course import paths
-from grading import expectations, grader, render, sandbox
+from grading import atomic, expectations, grader, render, sandbox
 from grading.errors import UsageError
 from grading.results import CheckResult, GradingResult
 
@@ -124,9 +124,9 @@ def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits
     row = Row(submission.student, result.score, result.max_score, _status_word(status), _status_line(status))
     with lock:
         target.mkdir(parents=True, exist_ok=True)
-        _write(target / "results.json", render.gradescope(result, execution_time=elapsed))
-        _write(target / "feedback.md", feedback(result, status))
-        _write(target / "grading.json", json.dumps(asdict(row)))
+        atomic.write_text(target / "results.json", render.gradescope(result, execution_time=elapsed))
+        atomic.write_text(target / "feedback.md", feedback(result, status))
+        atomic.write_text(target / "grading.json", json.dumps(asdict(row)))
         write_gradebook(out)
 
 
@@ -212,12 +212,5 @@ def write_gradebook(out: Path) -> list[Row]:
     writer.writerow(GRADEBOOK_COLUMNS)
     for row in rows:
         writer.writerow([row.student, f"{row.score:g}", f"{row.max_score:g}", row.status, row.message])
-    _write(out / "gradebook.csv", buffer.getvalue())
+    atomic.write_text(out / "gradebook.csv", buffer.getvalue())
     return rows
-
-
-def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

@@ -164,17 +164,12 @@ def _grade(args) -> int:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    from grading import atomic
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        atomic.write_text(path, text if text.endswith("\n") else text + "\n")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text if text.endswith("\n") else text + "\n")
-    os.replace(tmp, path)
 
 
 def _list(args) -> int:

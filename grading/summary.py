@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from grading import atomic
 from grading.runner import SectionRun
 
 COLUMNS = ("section", "status", "runs", "seconds", "checks", "points")
@@ -35,10 +34,5 @@ def table(results: list[SectionRun]) -> str:
 
 
 def write_json(results: list[SectionRun], tracking_uri: str, path: Path) -> None:
-    """Replace the file atomically, so an interrupted run never leaves half a summary."""
     payload = {"tracking_uri": tracking_uri, "sections": [r.as_dict() for r in results]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".summary-")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=2)
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(payload, indent=2))
