@@ -33,6 +33,7 @@ class Store:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         self._experiments: dict = {}
         self._selections: dict[str, Selected] = {}
+        self._repos: dict = {}
 
     # Experiments -----------------------------------------------------------------
     def experiment_name(self, key: str) -> str:
@@ -120,9 +121,12 @@ class Store:
             return Path(local).read_text()
 
     def _artifact_repo_for_run(self, run_id: str):
+        """One repository per run: listing and reading a run's files then cost one get_run, not one each."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-        return get_artifact_repository(self._resolve(self.client.get_run(run_id).info.artifact_uri))
+        if run_id not in self._repos:
+            self._repos[run_id] = get_artifact_repository(self._resolve(self.client.get_run(run_id).info.artifact_uri))
+        return self._repos[run_id]
 
     def _resolve(self, uri: str) -> str:
         """An embedded store cannot resolve ``mlflow-artifacts:`` URIs; the course serves them from
