@@ -43,6 +43,9 @@ class Row:
     message: str
 
 
+RECOMPUTE_SECONDS = 120  # after the notebook's own time, for loading and scoring its models
+
+
 @dataclass(frozen=True)
 class Limits:
     timeout: float = 600  # whole notebook, seconds; each cell gets the same bound
@@ -78,7 +81,7 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
                 force: bool = False, progress: bool = True) -> list[Row]:
     spec = expectations.load(lab)
     out.mkdir(parents=True, exist_ok=True)
-    todo = [s for s in submissions if force or not (out / s.student / "grading.json").exists()]
+    todo = submissions if force else [s for s in submissions if not already_graded(out, s)]
     batch_root = Path(tempfile.mkdtemp(prefix="autograde-"))
     # Every sandbox of this batch hides the output folder and all workspaces but its own.
     os.environ[sandbox.HIDE_ENV] = os.pathsep.join([str(out.resolve()), str(batch_root)])
@@ -91,6 +94,10 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
         shutil.rmtree(batch_root, ignore_errors=True)
         os.environ.pop(sandbox.HIDE_ENV, None)
     return write_gradebook(out)
+
+
+def already_graded(out: Path, submission: Submission) -> bool:
+    return (out / submission.student / "grading.json").exists()
 
 
 def _wait(futures, progress: bool, total: int) -> None:
@@ -141,29 +148,50 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, limits: Li
     shutil.copyfile(submission.path, notebook)
     store = workspace / "store"
     store.mkdir()
-    box = sandbox.Sandbox(workspace=workspace, memory_mb=limits.memory_mb, timeout=limits.timeout)
+    datasets = sorted({c.spec["dataset"] for c in spec.checks if c.kind == "recomputed_metric"})
+    box = sandbox.Sandbox(workspace=workspace, memory_mb=limits.memory_mb, timeout=limits.timeout + RECOMPUTE_SECONDS)
+    args = [str(notebook), str(workspace / "executed.ipynb"), "--cell-timeout", str(int(limits.timeout)),
+            "--deadline", f"{limits.timeout:g}", *[a for d in datasets for a in ("--recompute", d)]]
+    if sandbox.mode() == "bubblewrap":
+        args.append("--pid-namespace")
     done = box.run_module(
-        "grading.execute_submission",
-        [str(notebook), str(workspace / "executed.ipynb"), str(workspace / "status.json"), str(int(limits.timeout))],
+        "grading.execute_submission", args,
         env={"MLFLOW_TRACKING_URI": paths.sqlite_uri(store), "MLFLOW_LOGGING_LEVEL": "WARNING",
-             "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1",
+             "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
              # Already inside the sandbox: the notebook's own self-checks must not nest another one.
              "COURSE_SANDBOX": "process"},
     )
-    status_file = workspace / "status.json"
-    if done.timed_out:
+    status, recomputed = read_report(done.stdout)
+    if status is None and done.timed_out:
         status = {"status": "timeout", "cell": None, "ename": "Timeout",
                   "evalue": f"the notebook ran longer than {limits.timeout:g} s", "source": ""}
-    elif status_file.exists():
-        status = json.loads(status_file.read_text())
-    else:
+    elif status is None:
         status = {"status": "killed", "cell": None, "ename": "Killed",
                   "evalue": f"execution ended without a status (exit code {done.returncode}); "
                             f"a memory limit of {limits.memory_mb} MB may have been hit", "source": ""}
-    if status.get("ename") == "CellTimeoutError":
-        status["status"] = "timeout"
     # Runs logged before a crash or a timeout still count: grade whatever the store holds.
-    return status, grader.grade(spec, paths.sqlite_uri(store))
+    return status, grader.grade(spec, paths.sqlite_uri(store), recomputed=recomputed)
+
+
+def read_report(stdout: str) -> tuple[dict | None, dict]:
+    """The execution sandbox's JSON lines: how the notebook ended, and each model it recomputed.
+    A model that started loading but never reported (it hung or killed the process) counts as failed."""
+    status, recomputed = None, {}
+    for line in stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        if "status" in record and status is None and isinstance(record["status"], dict):
+            status = record["status"]
+        elif "loading" in record:
+            recomputed[(record.get("dataset"), record["loading"])] = {
+                "error": "loading the model did not finish (it hung, or ended the process)"}
+        elif "recomputed" in record and isinstance(record.get("result"), dict):
+            recomputed[(record.get("dataset"), record["recomputed"])] = record["result"]
+    return status, recomputed
 
 
 def _nothing_earned(spec, why: str) -> GradingResult:

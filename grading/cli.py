@@ -152,6 +152,7 @@ def _grade(args) -> int:
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {args.out}: {exc.strerror}") from None
     limits = autograde.Limits(timeout=args.timeout, memory_mb=args.memory_mb)
+    skipped = [] if args.force else [s.student for s in submissions if autograde.already_graded(args.out, s)]
     rows = autograde.grade_batch(args.lab, submissions, args.out.resolve(), args.workers, limits,
                                  force=args.force, progress=not args.no_progress)
     by_student = {r.student: r for r in rows}
@@ -159,6 +160,9 @@ def _grade(args) -> int:
         row = by_student.get(submission.student)
         if row:
             print(f"{row.student:<24} {row.score:>5g}/{row.max_score:<5g} {row.status:<8} {row.message}")
+    if skipped:
+        print(f"kept the earlier results of {len(skipped)} already graded ({', '.join(skipped[:5])}"
+              f"{', ...' if len(skipped) > 5 else ''}); --force grades them again")
     print(f"gradebook: {args.out / 'gradebook.csv'}")
     return 0
 

@@ -10,12 +10,16 @@ from grading.results import CheckResult, GradingResult
 from grading.store import MissingExperiment, Store
 
 
-def grade(expectations: Expectations, tracking_uri: str, prefix: str = "", only: list[str] | None = None) -> GradingResult:
-    """Run the target's checks (or just the ids in `only`) against the store."""
+def grade(expectations: Expectations, tracking_uri: str, prefix: str = "", only: list[str] | None = None,
+          recomputed: dict | None = None) -> GradingResult:
+    """Run the target's checks (or just the ids in `only`) against the store.
+
+    `recomputed` holds model metrics already recomputed in a sandbox, keyed by (dataset, model uri).
+    """
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a report, not a download screen
     from mlflow.exceptions import MlflowException
 
-    store = Store(tracking_uri, expectations, prefix)
+    store = Store(tracking_uri, expectations, prefix, recomputed)
     result = GradingResult(expectations.target, expectations.title, tracking_uri)
     chosen = expectations.checks
     if only:

@@ -295,44 +295,56 @@ def dataset_input(store, spec) -> Outcome:
 def recomputed_metric(store, spec) -> Outcome:
     """Truthfulness: the logged metric equals the logged model's metric on the canonical data.
 
-    The models are loaded in a separate, limited process (grading.sandbox), never here.
+    Models are loaded only in a sandbox, never here: the autograder's execution sandbox
+    recomputes them after the notebook ends (``store.recomputed``); any others are loaded
+    in a separate, limited process (grading.sandbox).
     """
-    from grading import sandbox
-
-    metric, tolerance, name = spec["metric"], spec.get("tolerance", 1e-6), spec.get("name")
+    metric, tolerance, name, dataset = spec["metric"], spec.get("tolerance", 1e-6), spec.get("name"), spec["dataset"]
     expected = f"logged {metric} equal to the model's {metric} recomputed on the canonical test split (±{tolerance})"
     selected, missing = _runs(store, spec)
     if missing:
         return missing
-    model_of = {}
+    model_of, folders = {}, []
     for run in selected.runs:
         models = [m for m in store.logged_models(run.info.experiment_id, run.info.run_id) if not name or m.name == name]
         if models:
-            model_of[run.info.run_id] = f"models:/{max(models, key=lambda m: m.creation_timestamp).model_id}"
+            newest = max(models, key=lambda m: m.creation_timestamp)
+            model_of[run.info.run_id] = f"models:/{newest.model_id}"
+            folders.append(store.local_folder(newest.artifact_location))
     problems = [f"{_run_label(r)}: no logged model to recompute" for r in selected.runs if r.info.run_id not in model_of]
-    if model_of:
-        local_store = [Path(store.uri[len("sqlite:///"):]).parent] if store.uri.startswith("sqlite:///") else []
-        done = sandbox.run_module("grading.recompute", [store.uri, spec["dataset"], *model_of.values()],
-                                  timeout=spec.get("timeout", 300), network=store.uri.startswith("http"),
-                                  readable=local_store)
-        try:
-            recomputed = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
-        except (json.JSONDecodeError, IndexError):
-            recomputed = None
-        if recomputed is None:
+    recomputed = {uri: store.recomputed[(dataset, uri)] for uri in model_of.values() if (dataset, uri) in store.recomputed}
+    pending = [uri for uri in model_of.values() if uri not in recomputed]
+    if pending:
+        more = _recompute_in_sandbox(store, spec, pending, [f for f in folders if f])
+        if more is None:
             return Outcome(False, expected, "the models could not be recomputed in the sandbox")
-        for run in selected.runs:
-            answer = recomputed.get(model_of.get(run.info.run_id), {})
-            logged = run.data.metrics.get(metric)
-            if run.info.run_id not in model_of:
-                continue
-            if "error" in answer:
-                problems.append(f"{_run_label(run)}: the model does not load or predict ({answer['error']})")
-            elif logged is None:
-                problems.append(f"{_run_label(run)}: no {metric} logged")
-            elif abs(logged - answer[metric]) > tolerance:
-                problems.append(f"{_run_label(run)}: logged {metric}={logged:.6g}, recomputed {answer[metric]:.6g}")
+        recomputed.update(more)
+    for run in selected.runs:
+        if run.info.run_id not in model_of:
+            continue
+        answer = recomputed.get(model_of[run.info.run_id], {"error": "no result"})
+        logged = run.data.metrics.get(metric)
+        if "error" in answer:
+            problems.append(f"{_run_label(run)}: the model does not load or predict ({answer['error']})")
+        elif logged is None:
+            problems.append(f"{_run_label(run)}: no {metric} logged")
+        elif abs(logged - answer[metric]) > tolerance:
+            problems.append(f"{_run_label(run)}: logged {metric}={logged:.6g}, recomputed {answer[metric]:.6g}")
     return Outcome(not problems, expected, "; ".join(problems) or "equal", selected.note)
+
+
+def _recompute_in_sandbox(store, spec, uris: list[str], model_folders: list[Path]) -> dict | None:
+    """Load the models in a separate sandbox that sees the store and those models' folders, read-only."""
+    from grading import sandbox
+
+    local_store = [Path(store.uri[len("sqlite:///"):]).parent] if store.uri.startswith("sqlite:///") else []
+    done = sandbox.run_module("grading.recompute", [store.uri, spec["dataset"], *uris],
+                              timeout=spec.get("timeout", 300), network=store.uri.startswith("http"),
+                              readable=local_store + model_folders)
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
+    except (json.JSONDecodeError, IndexError):
+        return None
 
 
 def python(store, spec) -> Outcome:

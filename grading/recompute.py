@@ -1,7 +1,8 @@
 """Recompute logged models' metrics: ``python -m grading.recompute URI DATASET MODEL_URI...``.
 
-Loading a model runs code from its files, so this module runs only in a separate,
-isolated process (see grading.sandbox); it prints one JSON object and nothing else.
+Loading a model runs code from its files, so this module runs only inside the sandbox
+(see grading.sandbox and grading.execute_submission), never in the grader's process.
+The command prints one JSON object, ``{model_uri: {"accuracy": ...} | {"error": ...}}``.
 """
 from __future__ import annotations
 
@@ -11,27 +12,59 @@ import sys
 import tempfile
 
 
-def main(argv: list[str]) -> int:
-    tracking_uri, dataset, *model_uris = argv
-    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # only here, inside the isolated process
+def warm_up() -> None:
+    """Save and load a small model of our own, so the imports and caches that loading a
+    learner's model needs are ready before it is loaded."""
+    import mlflow.pyfunc
+    import mlflow.sklearn
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    import sklearn
+    import sklearn.metrics  # noqa: F401
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    with tempfile.TemporaryDirectory() as folder:
+        mlflow.sklearn.save_model(model, f"{folder}/model", pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
+        mlflow.pyfunc.load_model(f"{folder}/model").predict([[0.5]])
+
+
+def logged_model_uris(tracking_uri: str, limit: int = 50) -> list[str]:
+    """``models:/<id>`` for the newest logged models in every experiment of the store."""
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL, max_results=1000)]
+    if not ids:
+        return []
+    models = client.search_logged_models(experiment_ids=ids, order_by=[{"field_name": "creation_time", "ascending": False}],
+                                         max_results=limit)
+    return [f"models:/{m.model_id}" for m in models]
+
+
+def recompute_one(tracking_uri: str, data, uri: str) -> dict:
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # only in a sandboxed process
     import mlflow
     from sklearn.metrics import accuracy_score
 
+    X_test, y_test = data
+    mlflow.set_tracking_uri(tracking_uri)  # a models:/ URI is resolved through the default tracking URI
+    try:
+        # Loading from a local store writes beside the model; load a private copy instead,
+        # so the store can stay read-only to this process.
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp(), tracking_uri=tracking_uri)
+        model = mlflow.pyfunc.load_model(local)
+        return {"accuracy": float(accuracy_score(y_test, model.predict(X_test)))}
+    except Exception as exc:  # a learner's model may be anything; report, do not crash
+        return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
+
+
+def main(argv: list[str]) -> int:
+    tracking_uri, dataset, *model_uris = argv
     from grading.canonical import DATASETS
 
-    mlflow.set_tracking_uri(tracking_uri)
-    X_test, y_test = DATASETS[dataset]()
-    results = {}
-    for uri in model_uris:
-        try:
-            # Loading from a local store writes beside the model; load a private copy instead,
-            # so the store can stay read-only to this process.
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp())
-            model = mlflow.pyfunc.load_model(local)
-            results[uri] = {"accuracy": float(accuracy_score(y_test, model.predict(X_test)))}
-        except Exception as exc:  # a learner's model may be anything; report, do not crash
-            results[uri] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
-    print(json.dumps(results))
+    data = DATASETS[dataset]()
+    print(json.dumps({uri: recompute_one(tracking_uri, data, uri) for uri in model_uris}))
     return 0
 
 

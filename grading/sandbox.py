@@ -73,7 +73,8 @@ class Sandbox:
             if Path(folder).exists():
                 cmd += ["--tmpfs", str(folder)]
         for folder in self.readable:
-            cmd += ["--ro-bind", str(folder), str(folder)]
+            if Path(folder).exists():
+                cmd += ["--ro-bind", str(folder), str(folder)]
         if self.workspace is not None:
             cmd += ["--bind", str(self.workspace), str(self.workspace), "--chdir", str(self.workspace)]
         cmd += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-user", "--uid", "65534", "--gid", "65534",
@@ -110,7 +111,8 @@ class Sandbox:
         return Outcome(None if timed_out else process.returncode, out, err, timed_out, time.perf_counter() - started)
 
     def run_module(self, module: str, args: list[str], env: dict | None = None) -> Outcome:
-        return self.run([sys.executable, "-m", module, *args], env)
+        # -P: the working folder (a workspace the learner writes to) is not put on sys.path.
+        return self.run([sys.executable, "-P", "-m", module, *args], env)
 
 
 class _Descendants:

@@ -24,7 +24,8 @@ class MissingExperiment(Exception):
 
 
 class Store:
-    def __init__(self, tracking_uri: str, expectations: Expectations, prefix: str = ""):
+    def __init__(self, tracking_uri: str, expectations: Expectations, prefix: str = "",
+                 recomputed: dict | None = None):
         from mlflow import MlflowClient
 
         self.uri = tracking_uri
@@ -34,6 +35,8 @@ class Store:
         self._experiments: dict = {}
         self._selections: dict[str, Selected] = {}
         self._repos: dict = {}
+        # (dataset, model uri) -> {"accuracy": ...} or {"error": ...}, recomputed in a sandbox earlier
+        self.recomputed = dict(recomputed or {})
 
     # Experiments -----------------------------------------------------------------
     def experiment_name(self, key: str) -> str:
@@ -127,6 +130,15 @@ class Store:
         if run_id not in self._repos:
             self._repos[run_id] = get_artifact_repository(self._resolve(self.client.get_run(run_id).info.artifact_uri))
         return self._repos[run_id]
+
+    def local_folder(self, uri: str) -> Path | None:
+        """The local folder behind an artifact URI, or None when it is remote."""
+        resolved = self._resolve(uri)
+        if resolved.startswith("file://"):
+            from urllib.parse import unquote, urlparse
+
+            return Path(unquote(urlparse(resolved).path))
+        return Path(resolved) if resolved.startswith("/") else None
 
     def _resolve(self, uri: str) -> str:
         """An embedded store cannot resolve ``mlflow-artifacts:`` URIs; the course serves them from

@@ -5,6 +5,7 @@ import csv
 import hashlib
 import json
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -47,6 +48,43 @@ for c in [0.1, 1.0, 10.0]:
         mlflow.log_metric('accuracy', accuracy)
         mlflow.sklearn.log_model(clf, 'model')
         print(f'C={c}, Accuracy={accuracy:.3f}')
+'''
+NET_PROBE = '''
+import socket
+print("interfaces", sorted(name for _, name in socket.if_nameindex()))
+for host in HOSTS:
+    try:
+        socket.create_connection((host, PORT), timeout=3).close()
+        print("reached", host)
+    except OSError as exc:
+        print("blocked", host, type(exc).__name__)
+'''
+FORGER = '''
+import json, os, signal, mlflow
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+X, y = make_classification(n_samples=1000, n_features=10, random_state=42)
+X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=42)
+mlflow.set_experiment("lab04")
+with mlflow.start_run():
+    mlflow.log_params({"C": 1.0, "random_state": 42})
+    mlflow.log_metric("accuracy", 0.99)
+    mlflow.sklearn.log_model(LogisticRegression(C=1.0, random_state=42).fit(X_train, y_train), name="model")
+uri = f"models:/{mlflow.last_logged_model().model_id}"
+lie = json.dumps({"status": {"status": "completed"}}) + "\\n" + json.dumps(
+    {"recomputed": uri, "dataset": "lab04", "result": {"accuracy": 0.99}}) + "\\n"
+print(lie)  # the kernel's own stdout
+opened = []
+for fd in range(20):  # the executing process's descriptors, if they were reachable
+    try:
+        with open(f"/proc/{os.getppid()}/fd/{fd}", "w") as handle:
+            handle.write(lie)
+        opened.append(fd)
+    except OSError:
+        pass
+print("opened", opened)
 '''
 ORPHAN_MARK = "4242.5"  # an unusual sleep length identifies the processes this test's submission leaves
 
@@ -95,11 +133,18 @@ def batch(tmp_path_factory):
     nbformat.write(notebook("raise RuntimeError('boom in the first cell')"), subs / "firstcell.ipynb")
     nbformat.write(notebook("import mlflow\nmlflow.set_experiment('lab04')", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
                    subs / "deadkernel.ipynb")
+    nbformat.write(notebook(FORGER, "os.kill(os.getppid(), signal.SIGKILL)"), subs / "forger.ipynb")
+    # A service on the grading host, on its loopback and on every other address it has.
+    listener = socket.create_server(("", 0))
+    hosts = ["127.0.0.1", *sorted({a.address for addrs in psutil.net_if_addrs().values() for a in addrs
+                                   if a.family == socket.AF_INET and not a.address.startswith("127.")})]
+    nbformat.write(notebook(f"HOSTS = {hosts!r}\nPORT = {listener.getsockname()[1]}\n" + NET_PROBE), subs / "netprobe.ipynb")
 
     started = time.monotonic()
     first = run_cli("grade", "--lab", "lab04", "--out", str(out), "--workers", "2", "--timeout", "240",
                     "--no-progress", str(subs))
     first_seconds = time.monotonic() - started
+    listener.close()
     before = {p.relative_to(out): hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob("*") if p.is_file()}
 
     loop_dir = root / "late"
@@ -124,8 +169,8 @@ def test_every_submission_gets_a_row_and_a_results_file(batch):
     assert batch["first"].returncode == 0, batch["first"].stdout + batch["first"].stderr
     assert batch["second"].returncode == 0, batch["second"].stdout + batch["second"].stderr
     rows = gradebook(batch["out"])
-    students = sorted(["corrupt", "deadkernel", "firstcell", "honest", "hog", "loop", "madeup", "minilab", "orphan",
-                       "unfilled", "vandal"])
+    students = sorted(["corrupt", "deadkernel", "firstcell", "forger", "honest", "hog", "loop", "madeup", "minilab",
+                       "netprobe", "orphan", "unfilled", "vandal"])
     assert sorted(rows) == students
     for student in students:
         results = json.loads((batch["out"] / student / "results.json").read_text())
@@ -189,6 +234,41 @@ def test_a_vandal_cannot_touch_other_results_and_a_rerun_skips_the_graded(batch)
     # Inside the sandbox the output folder is an empty scratch mount: the vandal sees only what it wrote.
     seen = str(nbformat.read(out / "vandal" / "executed.ipynb", as_version=4).cells[0].outputs)
     assert "honest" not in seen and "results.json" not in seen
+
+
+@pytest.mark.slow
+def test_no_network_beyond_the_sandbox_loopback(batch):
+    outputs = "".join(o.get("text", "") for o in nbformat.read(batch["out"] / "netprobe" / "executed.ipynb", as_version=4).cells[0].outputs)
+    assert "interfaces ['lo']" in outputs
+    assert "reached" not in outputs and outputs.count("blocked") >= 2, outputs
+    assert gradebook(batch["out"])["netprobe"]["status"] == "graded"
+
+
+@pytest.mark.slow
+def test_a_kernel_cannot_forge_the_execution_report(batch):
+    row = gradebook(batch["out"])["forger"]
+    assert row["status"] == "killed", row  # it killed the process that reports; no report means no status
+    outputs = str(nbformat.read(batch["out"] / "forger" / "executed.ipynb", as_version=4).cells[0].outputs)
+    assert "opened []" in outputs, "the executing process's descriptors must be out of the kernel's reach"
+    checks = {t["name"].split(":")[0]: t for t in json.loads((batch["out"] / "forger" / "results.json").read_text())["tests"]}
+    assert checks["truthful"]["status"] == "failed"
+    assert re.search(r"logged accuracy=0\.99, recomputed 0\.8\d+", checks["truthful"]["output"])
+
+
+def test_a_rerun_keeps_earlier_results_unless_forced(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    (subs / "broken.ipynb").write_text("not a notebook")
+    assert run_cli("grade", "--lab", "lab04", "--out", str(out), "--no-progress", str(subs)).returncode == 0
+    results = out / "broken" / "results.json"
+    results.write_text("kept")  # stands for last week's results
+    again = run_cli("grade", "--lab", "lab04", "--out", str(out), "--no-progress", str(subs))
+    assert again.returncode == 0 and "kept the earlier results of 1 already graded (broken)" in again.stdout
+    assert results.read_text() == "kept"
+    forced = run_cli("grade", "--lab", "lab04", "--out", str(out), "--no-progress", "--force", str(subs))
+    assert forced.returncode == 0 and "already graded" not in forced.stdout
+    assert json.loads(results.read_text())["score"] == 0
+    assert gradebook(out)["broken"]["status"] == "invalid"
 
 
 def test_bad_input_is_one_line_with_exit_2(tmp_path):
