@@ -73,3 +73,11 @@ def ui_link(uri: str, experiment_id: str) -> str | None:
     if urlparse(uri).scheme not in ("http", "https"):
         return None
     return UI_LINK.format(base=uri.rstrip("/"), experiment_id=experiment_id)
+
+
+def workspace_dir(name: str, uri: str) -> Path:
+    """A scratch folder (e.g. a git + DVC repository) that belongs with a store: beside an embedded
+    store's database, else in the course's home folder."""
+    root = artifact_root_for(uri)
+    base = root.parent if root is not None else paths.HOME
+    return base / "workspaces" / name

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--experiment-prefix", default="", metavar="P",
                        help="prefix of the experiment names, e.g. a learner's id")
     check.add_argument("--only", action="append", metavar="CHECK", help="run just this check id; repeat for several")
+    check.add_argument("--reproduce", action="store_true",
+                       help="also re-run what the target can reproduce (e.g. an MLflow project) in a scratch store and compare")
     check.add_argument("--format", choices=sorted(render.FORMATS), default="text", help="output format (default: text)")
     check.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the report here instead of stdout")
     check.set_defaults(handler=_check)
@@ -77,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="notebook files, or folders of them")
     grade.set_defaults(handler=_grade)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="find out why MLflow shows nothing: URI, server, store, migrations, artifacts, drivers",
+        description="Check the usual reasons MLflow shows no runs, one line each with a fix. "
+        "Exit 0 when nothing is wrong, 1 when a problem is found, 2 on bad input.",
+    )
+    doctor.add_argument("--tracking-uri", default=None,
+                        help="the store to examine (default: $MLFLOW_TRACKING_URI, else MLflow's own default)")
+    doctor.add_argument("--experiment", default=None, metavar="NAME", help="an experiment that should exist")
+    doctor.set_defaults(handler=lambda args: __import__("grading.doctor").doctor.main(args.tracking_uri, args.experiment))
 
     listing = commands.add_parser("list", help="list the sections and labs with their checks and points")
     listing.set_defaults(handler=_list)
@@ -127,7 +140,8 @@ def _check(args) -> int:
     uri = args.tracking_uri or resolve_uri("")[0]
     reachability.ensure_reachable(uri)
     started = time.perf_counter()
-    result = grader.grade(spec, uri, args.experiment_prefix, only=args.only)
+    options = {"reproduce"} if args.reproduce else set()
+    result = grader.grade(spec, uri, args.experiment_prefix, only=args.only, options=options)
     elapsed = time.perf_counter() - started
     renderer = render.FORMATS[args.format]
     report = renderer(result, execution_time=elapsed) if args.format == "gradescope" else renderer(result)
@@ -183,7 +197,8 @@ def _list(args) -> int:
         spec = expectations.load(target)
         print(f"{target}  {spec.title}  ({spec.max_score:g} points)")
         for check in spec.checks:
-            print(f"  {check.id:<22} {check.points:>3g}  {check.description}")
+            when = f"  (with --{check.when})" if check.when else ""
+            print(f"  {check.id:<22} {check.points:>3g}  {check.description}{when}")
     return 0
 
 

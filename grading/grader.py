@@ -11,23 +11,24 @@ from grading.store import MissingExperiment, Store
 
 
 def grade(expectations: Expectations, tracking_uri: str, prefix: str = "", only: list[str] | None = None,
-          recomputed: dict | None = None) -> GradingResult:
+          recomputed: dict | None = None, options: set[str] = frozenset()) -> GradingResult:
     """Run the target's checks (or just the ids in `only`) against the store.
 
-    `recomputed` holds model metrics already recomputed in a sandbox, keyed by (dataset, model uri).
+    `recomputed` holds model metrics already recomputed in a sandbox, keyed by (dataset, model uri);
+    `options` enables checks marked `when:` (e.g. "reproduce").
     """
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a report, not a download screen
     from mlflow.exceptions import MlflowException
 
     store = Store(tracking_uri, expectations, prefix, recomputed)
     result = GradingResult(expectations.target, expectations.title, tracking_uri)
-    chosen = expectations.checks
+    chosen = expectations.chosen(options)
     if only:
-        ids = [c.id for c in expectations.checks]
+        ids = [c.id for c in chosen]
         unknown = [i for i in only if i not in ids]
         if unknown:
             raise UsageError(f"{expectations.target} has no check {', '.join(unknown)}; its checks: {', '.join(ids)}")
-        chosen = [c for c in expectations.checks if c.id in only]
+        chosen = [c for c in chosen if c.id in only]
     for check in chosen:
         try:
             outcome = KINDS[check.kind](store, check.spec)

@@ -96,8 +96,15 @@ def run_count(store, spec) -> Outcome:
         if absent:
             problems.append(f"no run with {key} = {', '.join(absent)}")
         expected += f" with one for each {key} in {', '.join(map(str, values))}"
+    expected += " run(s)"
+    if spec.get("distinct"):  # e.g. runs on at least two data versions
+        key, least = spec["distinct"], spec.get("min_distinct", 2)
+        values = {value_of(run, key) for run in selected.runs} - {None}
+        if len(values) < least:
+            problems.append(f"{len(values)} distinct {key}")
+        expected += f" with at least {least} distinct {key}"
     found = "; ".join(problems) if problems else f"{count} run(s)"
-    return Outcome(not problems, f"{expected} run(s)", found, selected.note)
+    return Outcome(not problems, expected, found, selected.note)
 
 
 def params(store, spec) -> Outcome:
@@ -353,6 +360,9 @@ def python(store, spec) -> Outcome:
     return getattr(importlib.import_module(module), attr)(store, spec)
 
 
+# Reproducibility kinds live in their own module, which imports the helpers above.
+from grading import reproducibility  # noqa: E402
+
 KINDS = {
     "experiment_exists": experiment_exists,
     "run_count": run_count,
@@ -365,4 +375,7 @@ KINDS = {
     "dataset_input": dataset_input,
     "recomputed_metric": recomputed_metric,
     "python": python,
+    "reproducible": reproducibility.reproducible,
+    "project_reproduces": reproducibility.project_reproduces,
+    "lineage": reproducibility.lineage,
 }

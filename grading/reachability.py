@@ -30,21 +30,34 @@ def ensure_reachable(uri: str, timeout: float = 10.0) -> None:
 
 
 def _check_server(uri: str, timeout: float) -> None:
+    problem = server_problem(uri, timeout)
+    if problem:
+        what, fix = problem
+        raise UsageError(f"{what}; {fix}")
+
+
+def server_problem(uri: str, timeout: float = 10.0) -> tuple[str, str] | None:
+    """(what is wrong, what to do) for a tracking server, or None when it serves the API.
+
+    /health answers whatever the Host header says, so an API request is made too: that is where
+    the server's Host-header check answers 403."""
+    base = uri.rstrip("/")
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+        with urllib.request.urlopen(f"{base}/health", timeout=timeout) as response:
             body = response.read(100).decode(errors="replace").strip()
+        if body != "OK":
+            return f"{base}/health answered {body!r}, not OK", "check that the URL points at an MLflow server"
+        with urllib.request.urlopen(f"{base}/api/2.0/mlflow/experiments/search?max_results=1", timeout=timeout):
+            return None
     except urllib.error.HTTPError as exc:
         if exc.code == 403:
-            raise UsageError(
-                f"the server at {uri} answered 403: its Host allow-list rejects this address; "
-                "restart it with --allowed-hosts including this host name"
-            ) from None
-        raise UsageError(f"the server at {uri} answered HTTP {exc.code} on /health; is it an MLflow server?") from None
+            host = urlparse(uri).netloc
+            return (f"the server at {uri} answered 403 Forbidden: its Host-header check rejects {host!r}",
+                    f"restart the server with --allowed-hosts {host} (or set MLFLOW_SERVER_ALLOWED_HOSTS) to the "
+                    "host name and port clients use, e.g. the service name other containers use")
+        return f"{exc.url} answered HTTP {exc.code}", "check that the URL points at an MLflow server"
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UsageError(f"no MLflow tracking server answers at {uri} ({reason}); {START_HINT}") from None
-    if body != "OK":
-        raise UsageError(f"{uri}/health answered {body!r}, not OK; is it an MLflow server?")
+        return f"no MLflow tracking server answers at {uri} ({getattr(exc, 'reason', exc)})", START_HINT
 
 
 def _check_sqlite(uri: str) -> None:

@@ -44,7 +44,7 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
         papermill.execute_notebook(
             str(section.notebook),
             str(output),
-            parameters={"tracking_uri": tracking_uri},
+            parameters={**reference_parameters(section), "tracking_uri": tracking_uri},
             cwd=str(section.notebook.parent),
             progress_bar=progress,
             execution_timeout=cell_timeout,
@@ -65,6 +65,15 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
     )
     grade_section(result, tracking_uri)
     return result
+
+
+def reference_parameters(section: Section) -> dict:
+    """Parameters a whole-course run passes besides the URI, e.g. the quiz's answer key:
+    ``<notebooks>/reference-parameters/<section id>.yaml``, when it exists."""
+    import yaml
+
+    path = section.notebook.parent / "reference-parameters" / f"{section.id}.yaml"
+    return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
 
 
 def grade_section(run: SectionRun, tracking_uri: str) -> None:

@@ -79,6 +79,8 @@ class Store:
             if not parents:
                 return Selected([], 0, f"no parent run for {sel.name!r}")
             runs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+        if sel.keep == "all":
+            return Selected(list(runs), len(runs))
         latest: dict[tuple, object] = {}
         for run in runs:  # newest first, so the first run of each configuration wins
             latest.setdefault(tuple(value_of(run, key) for key in sel.group_by), run)
@@ -155,9 +157,12 @@ class Store:
 
 
 def value_of(run, key: str):
-    """A run's value for a key such as params.C, metrics.accuracy or tags.purpose."""
+    """A run's value for a key such as params.C, metrics.accuracy, tags.purpose or inputs.digest
+    (the digests of the run's dataset inputs)."""
+    if key == "inputs.digest":
+        return ",".join(sorted(d.dataset.digest for d in (run.inputs.dataset_inputs if run.inputs else [])))
     kind, _, name = key.partition(".")
     table = {"params": run.data.params, "metrics": run.data.metrics, "tags": run.data.tags}.get(kind)
     if table is None:
-        raise ValueError(f"group_by key {key!r} must start with params., metrics. or tags.")
+        raise ValueError(f"group_by key {key!r} must start with params., metrics. or tags., or be inputs.digest")
     return table.get(name)

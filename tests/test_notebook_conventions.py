@@ -14,7 +14,15 @@ from course import authoring
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-EXPECTED_IDS = ["01-tracking-server", "02-first-experiment", "03-query-runs", "04-sweep-compare", "05-plots-artifacts"]
+EXPECTED_IDS = ["01-tracking-server", "02-first-experiment", "03-query-runs", "04-sweep-compare", "05-plots-artifacts",
+                "07-mlflow-projects", "08-dvc-lineage", "09-signatures-registry", "10-quiz"]
+# Where the seed is not drawn from in the notebook's own process, with the reason.
+SEEDED_ELSEWHERE = {
+    "07-mlflow-projects": "the project's train.py seeds and logs it; the notebook passes it with -P seed=",
+    "10-quiz": "a quiz draws no random numbers",
+}
+# The quiz's committed copy is unanswered, as a learner first sees it; `make run` passes the key.
+UNANSWERED = {"10-quiz"}
 PARAM_LINE = re.compile(r"^(?P<name>\w+): (?P<type>\w+) = (?P<value>.+?)  # (?P<help>\S.*)$")
 HARD_CODED_SERVER = re.compile(r"https?://(localhost|127\.0\.0\.1|0\.0\.0\.0|[\w.-]+):\d+")
 
@@ -50,7 +58,7 @@ def test_first_code_cell_is_typed_documented_parameters(path):
         names[match.group("name")] = match.group("type")
     assert names.get("tracking_uri") == "str"
     assert names.get("experiment_name") == "str"
-    assert names.get("seed") == "int"
+    assert names.get("seed") == "int" or path.stem == "10-quiz"  # SEEDED_ELSEWHERE says why
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -67,6 +75,9 @@ def test_no_server_address_is_hard_coded_and_the_seed_is_logged(path):
     nb = nbformat.read(path, as_version=4)
     code = "\n".join(c.source for c in code_cells(nb))
     assert not HARD_CODED_SERVER.findall(code)
+    if path.stem in SEEDED_ELSEWHERE:
+        assert path.stem != "07-mlflow-projects" or "seed={seed}" in code
+        return
     assert re.search(r"random\.seed\(seed\)", code) and re.search(r"np\.random\.seed\(seed\)", code)
     assert re.search(r"log_params?\(.*(\"seed\"|\"random_state\")", code, re.S), "the seed is not logged"
 
@@ -79,6 +90,10 @@ def test_notebook_ends_with_check_yourself_and_the_self_check(path):
     assert last.cell_type == "code" and "from grading import check" in last.source
     assert re.search(rf'check\("{path.stem}"', last.source)
     shown = "".join(o.get("data", {}).get("text/plain", "") for o in last.outputs)
+    if path.stem in UNANSWERED:
+        score = re.search(r"score (\d+)/(\d+)", shown)
+        assert score and int(score.group(1)) < int(score.group(2)), "the committed quiz should be unanswered"
+        return
     assert re.search(r"score (\d+)/\1, (\d+)/\2 checks passed", shown), "committed self-check is not at full marks"
 
 
