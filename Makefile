@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(PY) -m grading run-course
 
+# Two workers; --dist loadfile keeps each notebook's cells (and each module's fixtures) on one worker.
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks solutions --nbval -p no:cacheprovider
+	$(PY) -m pytest tests notebooks solutions --nbval -p no:cacheprovider -n 2 --dist loadfile
 
 # Rebuild notebooks/*.ipynb from notebooks/source/*.py and re-execute them on fresh stores.
 notebooks: $(STAMP)
