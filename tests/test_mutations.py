@@ -17,6 +17,9 @@ MUTATIONS = [
     ("04-sweep-compare", 'client.set_tag(best["run_id"], "best_in_sweep", "true")\n', "best-tag", "a finished run"),
     ("05-plots-artifacts", '    mlflow.log_figure(fig, "confusion_matrix.png")\n', "confusion-matrix",
      "no artifact confusion_matrix.png"),
+    ("08-dvc-lineage", "digest=version, ", "lineage", "no dataset input with digest"),
+    ("09-signatures-registry", 'client.set_registered_model_alias(registered_model_name, "champion", best_version.version)\n',
+     "registry", "best is logreg-C1.0"),
 ]
 
 
