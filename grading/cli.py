@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--tracking-uri", default=None,
                         help="the store to examine (default: $MLFLOW_TRACKING_URI, else MLflow's own default)")
     doctor.add_argument("--experiment", default=None, metavar="NAME", help="an experiment that should exist")
-    doctor.set_defaults(handler=lambda args: __import__("grading.doctor").doctor.main(args.tracking_uri, args.experiment))
+    doctor.set_defaults(handler=_doctor)
 
     listing = commands.add_parser("list", help="list the sections and labs with their checks and points")
     listing.set_defaults(handler=_list)
@@ -188,6 +188,12 @@ def _write_atomically(path: Path, text: str) -> None:
         atomic.write_text(path, text if text.endswith("\n") else text + "\n")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _doctor(args) -> int:
+    from grading import doctor
+
+    return doctor.main(args.tracking_uri, args.experiment)
 
 
 def _list(args) -> int:

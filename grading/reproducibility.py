@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from course import paths
-from grading.kinds import Outcome, _run_label, _runs
+from grading.kinds import Outcome, _each_run, _run_label, _runs
 from grading.store import value_of
 
 
@@ -71,7 +71,8 @@ def project_reproduces(store, spec) -> Outcome:
             return Outcome(False, expected, f"the project failed to run: {last}")
         from mlflow import MlflowClient
 
-        again = MlflowClient(uri).search_runs([MlflowClient(uri).get_experiment_by_name("reproduce").experiment_id])[0]
+        client = MlflowClient(uri)
+        again = client.search_runs([client.get_experiment_by_name("reproduce").experiment_id])[0]
     problems = []
     for name in names:
         a, b = run.data.metrics.get(name), again.data.metrics.get(name)
@@ -110,8 +111,6 @@ def lineage(store, spec) -> Outcome:
         return problems
 
     expected = f"tag {version_tag} = the md5 in {dvc_file} at commit {commit_tag}, and a dataset input with that digest"
-    from grading.kinds import _each_run
-
     return _each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
 
 
