@@ -132,7 +132,12 @@ def _missing_driver(scheme: str) -> Finding | None:
 def _store_findings(uri: str, experiment: str | None) -> list[Finding]:
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri)
+    try:
+        client = MlflowClient(tracking_uri=uri)
+    except Exception as exc:  # MLflow has no store for this scheme
+        return [Finding("FAIL", f"MLflow cannot use {uri}: {str(exc).strip().splitlines()[0][:160]}",
+                        "use http(s)://HOST:PORT, sqlite:///ABSOLUTE/PATH/mlflow.db or a database URI such as "
+                        "postgresql+psycopg2://USER:PASSWORD@HOST/DB")]
     try:
         experiments = client.search_experiments(max_results=1000)
     except Exception as exc:  # a refused query still gets one line

@@ -133,6 +133,12 @@ def test_missing_database_driver_and_s3_client(tmp_path):
     assert s3.returncode == 1 and "need boto3" in s3.stdout and "MLFLOW_S3_ENDPOINT_URL" in s3.stdout
 
 
+def test_an_unsupported_scheme_is_named_without_a_traceback():
+    result = doctor("--tracking-uri", "foo://x")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "MLflow cannot use foo://x" in result.stdout and "sqlite:///" in result.stdout
+
+
 def test_bad_arguments_exit_2_without_a_traceback():
     result = run_cli("doctor", "--no-such-flag")
     assert result.returncode == 2 and "Traceback" not in result.stderr
