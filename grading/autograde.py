@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from course import paths
-from grading import atomic, expectations, grader, render, sandbox
+from grading import atomic, execute_submission, expectations, grader, render, sandbox
 from grading.errors import UsageError
 from grading.results import CheckResult, GradingResult
 
@@ -163,8 +163,7 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, limits: Li
     )
     status, recomputed = read_report(done.stdout)
     if status is None and done.timed_out:
-        status = {"status": "timeout", "cell": None, "ename": "Timeout",
-                  "evalue": f"the notebook ran longer than {limits.timeout:g} s", "source": ""}
+        status = execute_submission.timeout_status(limits.timeout)
     elif status is None:
         status = {"status": "killed", "cell": None, "ename": "Killed",
                   "evalue": f"execution ended without a status (exit code {done.returncode}); "

@@ -52,6 +52,11 @@ def stop_everything_else(pid_namespace: bool) -> None:
             pass
 
 
+def timeout_status(seconds: float) -> dict:
+    return {"status": "timeout", "cell": None, "ename": "Timeout",
+            "evalue": f"the notebook ran longer than {seconds:g} s", "source": ""}
+
+
 def execute(source: str, output: str, cell_timeout: int, deadline: float, pid_namespace: bool) -> dict:
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -78,8 +83,7 @@ def execute(source: str, output: str, cell_timeout: int, deadline: float, pid_na
     finally:
         timer.cancel()
     if expired.is_set():
-        status = {"status": "timeout", "cell": None, "ename": "Timeout",
-                  "evalue": f"the notebook ran longer than {deadline:g} s", "source": ""}
+        status = timeout_status(deadline)
     elif status.get("ename") == "CellTimeoutError":
         status["status"] = "timeout"
     return status
