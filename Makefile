@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(PY) -m grading run-course
 
-# Two workers; --dist loadfile keeps each notebook's cells (and each module's fixtures) on one worker.
+# Two workers; conftest.py groups what must share a worker (a notebook's cells, a module's fixtures).
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks solutions --nbval -p no:cacheprovider -n 2 --dist loadfile
+	$(PY) -m pytest tests notebooks solutions --nbval -p no:cacheprovider -n 2 --dist loadgroup
 
 # Rebuild notebooks/*.ipynb from notebooks/source/*.py and re-execute them on fresh stores.
 notebooks: $(STAMP)

@@ -41,3 +41,21 @@ def pytest_runtest_setup(item):
     if getattr(notebook, "kernel", "absent") is None and hasattr(item.config, "_course_stores"):
         store = item.config._course_stores / Path(str(notebook.fspath)).stem
         nbenv.apply(nbenv.isolated_env(store))
+
+
+def shares_fixtures(item) -> bool:
+    """True when the test uses a fixture that lives longer than one test (module or class scope)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(d.scope in ("module", "class", "package")
+               for defs in info.name2fixturedefs.values() for d in defs)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Under `-n 2 --dist loadgroup`, a notebook's cells share one kernel and a module's tests share
+    # its fixtures, so each stays on one worker; every other test is spread on its own.
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb" or shares_fixtures(item):
+            item.add_marker(pytest.mark.xdist_group(path.stem))
