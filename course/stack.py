@@ -388,8 +388,11 @@ class Stack:
 
 @contextlib.contextmanager
 def production_stack(folder: Path | None = None, backend: str = "postgres", *, app_name: str | None = None,
-                     extra_env: dict[str, str] | None = None, keep: bool = False):
+                     extra_env: dict[str, str] | None = None, allowed_hosts: str | None = None,
+                     keep: bool = False):
     """Start S3, then PostgreSQL (or a migrated SQLite file), then the server; stop all three on exit.
+
+    backend "auto" is PostgreSQL when it is installed, else SQLite.
 
     Without folder, a new temporary folder is used and removed afterwards (unless keep).
     """
@@ -401,6 +404,8 @@ def production_stack(folder: Path | None = None, backend: str = "postgres", *, a
         s3 = start_s3(folder)
         started.append(s3.service)
         postgres = None
+        if backend == "auto":
+            backend = "sqlite" if postgres_missing() else "postgres"
         if backend == "postgres":
             postgres = start_postgres(folder)
             started.append(postgres.service)
@@ -411,7 +416,8 @@ def production_stack(folder: Path | None = None, backend: str = "postgres", *, a
         else:
             raise StackError(f"unknown backend {backend!r}; use postgres or sqlite")
         server = start_mlflow(folder, backend_uri, s3.artifacts_destination,
-                              extra_env={**s3.env(), **(extra_env or {})}, app_name=app_name)
+                              extra_env={**s3.env(), **(extra_env or {})}, app_name=app_name,
+                              allowed_hosts=allowed_hosts)
         stack = Stack(folder, server, s3, postgres, backend_uri)
         yield stack
     finally:
