@@ -1,7 +1,10 @@
 """Fail fast, in one line, when a tracking URI cannot work."""
 from __future__ import annotations
 
+import base64
 import concurrent.futures
+import configparser
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -47,9 +50,18 @@ def server_problem(uri: str, timeout: float = 10.0) -> tuple[str, str] | None:
             body = response.read(100).decode(errors="replace").strip()
         if body != "OK":
             return f"{base}/health answered {body!r}, not OK", "check that the URL points at an MLflow server"
-        with urllib.request.urlopen(f"{base}/api/2.0/mlflow/experiments/search?max_results=1", timeout=timeout):
+        probe = urllib.request.Request(f"{base}/api/2.0/mlflow/experiments/search?max_results=1",
+                                       headers=_auth_headers())
+        with urllib.request.urlopen(probe, timeout=timeout):
             return None
     except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            username, password = _credentials()
+            what = f"the server at {uri} answered 401 Unauthorized: " + (
+                f"it does not accept the login given for user {username!r}" if username and password
+                else "it requires a login")
+            return what, ("set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to your account on it "
+                          "(ask whoever runs the server for one)")
         if exc.code == 403:
             host = urlparse(uri).netloc
             return (f"the server at {uri} answered 403 Forbidden: its Host-header check rejects {host!r}",
@@ -58,6 +70,31 @@ def server_problem(uri: str, timeout: float = 10.0) -> tuple[str, str] | None:
         return f"{exc.url} answered HTTP {exc.code}", "check that the URL points at an MLflow server"
     except (urllib.error.URLError, OSError) as exc:
         return f"no MLflow tracking server answers at {uri} ({getattr(exc, 'reason', exc)})", START_HINT
+
+
+def _credentials() -> tuple[str | None, str | None]:
+    """Username and password as MLflow's client finds them: the environment, else ~/.mlflow/credentials."""
+    file_user = file_password = None
+    config = configparser.ConfigParser()
+    try:
+        config.read(Path.home() / ".mlflow" / "credentials")
+        if config.has_section("mlflow"):
+            file_user = config["mlflow"].get("mlflow_tracking_username")
+            file_password = config["mlflow"].get("mlflow_tracking_password")
+    except (configparser.Error, OSError, RuntimeError):  # RuntimeError: no home folder
+        pass  # an unreadable file logs in no one; the server's 401 then says what to set
+    return (os.environ.get("MLFLOW_TRACKING_USERNAME") or file_user,
+            os.environ.get("MLFLOW_TRACKING_PASSWORD") or file_password)
+
+
+def _auth_headers() -> dict[str, str]:
+    # The probe must log in as MLflow's client will, or a server with auth looks broken.
+    username, password = _credentials()
+    if username and password:
+        pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _check_sqlite(uri: str) -> None:

@@ -1,0 +1,158 @@
+"""Create learner accounts on a tracking server with basic auth: ``python -m course.accounts``.
+
+    MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD=... \\
+        python -m course.accounts --tracking-uri http://HOST:5000 learners.csv
+
+learners.csv has one learner a line, ``username,password`` (a first line ``username,password`` is a
+header and skipped). Each user that does not exist yet is created; one that exists is kept as it is,
+password included, so the command can run again after lines are added. The admin's credentials come
+from MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, as for any MLflow client.
+
+It talks to the auth app's REST endpoints with the standard library: importing MLflow's client
+takes seconds, and its retries would turn an unreachable server into minutes of waiting.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+# The basic-auth app's routes (mlflow/server/auth/routes.py).
+GET_USER = "/api/2.0/mlflow/users/get"
+CREATE_USER = "/api/2.0/mlflow/users/create"
+TIMEOUT = 10.0
+
+
+class AccountsError(Exception):
+    """Bad input or a server that cannot take the accounts; printed as one line, exit 2."""
+
+
+def read_learners(path: Path) -> list[tuple[str, str]]:
+    """(username, password) per line of the CSV file, checked before any request is made."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except FileNotFoundError:
+        raise AccountsError(f"{path} does not exist; pass a CSV file with one `username,password` a line") from None
+    except IsADirectoryError:
+        raise AccountsError(f"{path} is a folder; pass a CSV file with one `username,password` a line") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise AccountsError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    learners: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows, start=1):
+        fields = [field.strip() for field in row]
+        if not any(fields):
+            continue
+        if number == 1 and [f.lower() for f in fields] == ["username", "password"]:
+            continue
+        if len(fields) != 2 or not all(fields):
+            raise AccountsError(f"{path} line {number}: expected `username,password`, got {len(fields)} field(s)"
+                                f"{'' if all(fields) else ' with an empty one'}")
+        username, password = fields
+        if username in seen:
+            raise AccountsError(f"{path} line {number}: {username!r} is already on line {seen[username]}")
+        seen[username] = number
+        learners.append((username, password))
+    if not learners:
+        raise AccountsError(f"{path} lists no learners; add one `username,password` a line")
+    return learners
+
+
+class AuthServer:
+    """The admin's view of the auth app on one tracking server."""
+
+    def __init__(self, uri: str, username: str, password: str):
+        self.uri = uri.rstrip("/")
+        self.admin = username
+        pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {pair}"}
+
+    def _request(self, path: str, payload: dict | None = None, query: dict | None = None) -> tuple[int, dict]:
+        url = self.uri + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        data = json.dumps(payload).encode() if payload is not None else None
+        headers = {**self.headers, **({"Content-Type": "application/json"} if data else {})}
+        request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                return response.status, _json(response.read())
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, _json(exc.read())
+        except (urllib.error.URLError, OSError) as exc:
+            raise AccountsError(f"no MLflow server answers at {self.uri} ({getattr(exc, 'reason', exc)}); "
+                                "check --tracking-uri and that the server runs") from None
+        if status == 401:
+            raise AccountsError(f"the server at {self.uri} answered 401 Unauthorized for user {self.admin!r}; "
+                                "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to the admin's")
+        if status == 403:
+            raise AccountsError(f"the server at {self.uri} answered 403 Forbidden: {self.admin!r} is not an admin "
+                                "(or the server's Host-header check rejects this address); use the admin account")
+        return status, body
+
+    def exists(self, username: str) -> bool:
+        status, body = self._request(GET_USER, query={"username": username})
+        if status == 200:
+            return True
+        if body.get("error_code") == "RESOURCE_DOES_NOT_EXIST":
+            return False
+        if status == 404:  # a server without the auth app has no such route
+            raise AccountsError(f"{self.uri} manages no users; start it with `mlflow server --app-name basic-auth`")
+        raise AccountsError(f"looking up {username!r} on {self.uri} failed: HTTP {status} {_message(body)}")
+
+    def create(self, username: str, password: str) -> None:
+        status, body = self._request(CREATE_USER, payload={"username": username, "password": password})
+        if status != 200:
+            raise AccountsError(f"cannot create {username!r}: HTTP {status} {_message(body)}")
+
+
+def _json(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"message": raw.decode(errors="replace").strip()[:200]}
+    return value if isinstance(value, dict) else {}
+
+
+def _message(body: dict) -> str:
+    return " ".join(str(body.get("message", "")).split())[:200]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course.accounts", description=__doc__.splitlines()[0])
+    parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
+                        help="the server, http(s)://HOST:PORT (default: $MLFLOW_TRACKING_URI)")
+    parser.add_argument("learners", type=Path, help="CSV file, one `username,password` a line")
+    args = parser.parse_args(argv)
+    try:
+        learners = read_learners(args.learners)
+        uri = args.tracking_uri or ""
+        if not uri:
+            raise AccountsError("pass --tracking-uri (or set MLFLOW_TRACKING_URI) to the server's http(s):// address")
+        if urllib.parse.urlparse(uri).scheme not in ("http", "https"):
+            raise AccountsError(f"--tracking-uri must be the server's http(s):// address, not {uri!r}")
+        admin = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+        password = os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
+        if not admin or not password:
+            raise AccountsError("set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to the admin's credentials")
+        server = AuthServer(uri, admin, password)
+        for username, learner_password in learners:
+            if server.exists(username):
+                print(f"kept     {username} (exists; password unchanged)", flush=True)
+            else:
+                server.create(username, learner_password)
+                print(f"created  {username}", flush=True)
+    except AccountsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""A tracking server with basic auth, set up as for a class: learners' accounts, the grader, permissions.
+
+One server for the module (the auth app and its user store start in ~8 s). Its auth config denies
+everyone but the admin and an experiment's creator by default (default_permission = NO_PERMISSIONS),
+so a learner sees only their own work.
+"""
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, require, run_cli
+
+ADMIN = ("admin", secrets.token_urlsafe(16))
+LEARNERS = {"alice": "alice-" + secrets.token_urlsafe(12), "bob": "bob-" + secrets.token_urlsafe(12)}
+SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+def credentials(username: str, password: str) -> dict[str, str]:
+    return {"MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password}
+
+
+def accounts(url: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "course.accounts", "--tracking-uri", url, *args], cwd=ROOT,
+                          env={**os.environ, **credentials(*ADMIN), **(env or {})},
+                          capture_output=True, text=True, timeout=60)
+
+
+def assert_one_line_error(result, *fragments: str):
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def get(url: str, auth: tuple[str, str] | None = None) -> int:
+    headers = {"Authorization": "Basic " + base64.b64encode(":".join(auth).encode()).decode()} if auth else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from course import stack
+
+    require(None if importlib.util.find_spec("flask_wtf") else "Flask-WTF is missing (the auth app needs it)")
+    folder = tmp_path_factory.mktemp("auth-server")
+    config = folder / "basic_auth.ini"
+    # The cache spares the PBKDF2 check (~0.3 s of CPU) on every request after a user's first.
+    config.write_text(f"""[mlflow]
+default_permission = NO_PERMISSIONS
+database_uri = sqlite:///{folder / 'auth.db'}
+admin_username = {ADMIN[0]}
+admin_password = {ADMIN[1]}
+auth_cache_ttl_seconds = 60
+""")
+    running = stack.start_mlflow(folder, f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts"),
+                                 app_name="basic-auth",
+                                 extra_env={"MLFLOW_AUTH_CONFIG_PATH": str(config),
+                                            "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)})
+    try:
+        yield running.url
+    finally:
+        running.service.stop()
+
+
+@pytest.fixture(scope="module")
+def learners(server, tmp_path_factory):
+    """alice and bob, created by the accounts command; the first call's result is kept for the test."""
+    table = tmp_path_factory.mktemp("learners") / "learners.csv"
+    table.write_text("username,password\n" + "".join(f"{u},{p}\n" for u, p in LEARNERS.items()))
+    return table, accounts(server, str(table))
+
+
+def test_the_api_answers_401_without_credentials(server):
+    assert get(server + "/health") == 200
+    assert get(server + SEARCH) == 401
+    assert get(server + SEARCH, ("alice", "not-her-password")) == 401
+    assert get(server + SEARCH, ADMIN) == 200
+
+
+def test_accounts_creates_the_learners_then_keeps_them(server, learners):
+    table, first = learners
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["created", "alice", "created", "bob"]
+    again = accounts(server, str(table))
+    assert again.returncode == 0, again.stderr
+    assert [line.split()[:2] for line in again.stdout.splitlines()] == [["kept", "alice"], ["kept", "bob"]]
+    assert all(get(server + SEARCH, (u, p)) == 200 for u, p in LEARNERS.items())
+
+
+def test_accounts_bad_input_is_one_line(server, learners, tmp_path):
+    table, _ = learners
+    assert_one_line_error(accounts(server, str(tmp_path / "missing.csv")), "missing.csv", "does not exist")
+    (tmp_path / "bad.csv").write_text("carol,carol-password-1,extra\n")
+    assert_one_line_error(accounts(server, str(tmp_path / "bad.csv")), "line 1", "username,password")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    assert_one_line_error(accounts(closed, str(table)), closed)
+    wrong = accounts(server, str(table), env={"MLFLOW_TRACKING_PASSWORD": "wrong-password-123"})
+    assert_one_line_error(wrong, "401", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+    learner = accounts(server, str(table), env=credentials("bob", LEARNERS["bob"]))
+    assert_one_line_error(learner, "403", "'bob' is not an admin")
+
+
+def test_the_grader_works_with_a_learners_credentials(server, learners, tmp_path):
+    alice = credentials("alice", LEARNERS["alice"])
+    ran = run_cli("run-course", "--only", "02-first-experiment", "--tracking-uri", server, "--no-progress",
+                  "--out", str(tmp_path / "out"), env=alice, timeout=600)
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [s["status"] for s in summary["sections"]] == ["passed"], summary
+    checked = run_cli("check", "02-first-experiment", "--tracking-uri", server, env=alice, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("who", ["nobody", "wrong password"])
+def test_the_grader_without_a_valid_login_names_401_and_the_variables(server, tmp_path, who):
+    # An empty HOME so no ~/.mlflow/credentials file logs in behind the test's back.
+    env = {**credentials("", ""), "HOME": str(tmp_path)} if who == "nobody" else \
+        credentials("alice", "not-alices-password")
+    commands = [["check", "02-first-experiment"]]
+    if who == "nobody":  # run-course probes the same way; once is enough
+        commands.append(["run-course", "--only", "02-first-experiment", "--no-progress", "--out", str(tmp_path / "out")])
+    for args in commands:
+        started = time.monotonic()
+        result = run_cli(*args, "--tracking-uri", server, env=env, timeout=60)
+        assert time.monotonic() - started < 15
+        assert_one_line_error(result, "401", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+        assert ("requires a login" if who == "nobody" else "'alice'") in result.stderr
+
+
+def test_a_learner_cannot_read_another_learners_experiment(server, learners, monkeypatch):
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from mlflow.server import get_app_client
+
+    def as_user(username: str, password: str) -> MlflowClient:
+        # MLflow's client reads the credentials from the environment on every request.
+        for name, value in credentials(username, password).items():
+            monkeypatch.setenv(name, value)
+        return MlflowClient(tracking_uri=server)
+
+    alice = as_user("alice", LEARNERS["alice"])
+    experiment_id = alice.create_experiment("alice-private")
+    run = alice.create_run(experiment_id, run_name="mine")
+    alice.log_metric(run.info.run_id, "accuracy", 0.9)
+    alice.set_terminated(run.info.run_id)
+    assert alice.get_experiment(experiment_id).name == "alice-private"
+    assert [r.info.run_id for r in alice.search_runs([experiment_id])] == [run.info.run_id]
+
+    bob = as_user("bob", LEARNERS["bob"])
+    for read in (lambda: bob.get_experiment(experiment_id), lambda: bob.get_run(run.info.run_id),
+                 lambda: bob.get_experiment_by_name("alice-private")):
+        with pytest.raises(MlflowException) as denied:
+            read()
+        assert denied.value.get_http_status_code() == 403
+    # Searches are filtered rather than refused: bob's find nothing of alice's.
+    assert bob.search_runs([experiment_id]) == []
+    assert "alice-private" not in [e.name for e in bob.search_experiments()]
+    assert bob.get_experiment(bob.create_experiment("bob-own")).name == "bob-own"  # he can still work
+
+    admin = as_user(*ADMIN)
+    assert admin.get_experiment(experiment_id).name == "alice-private"
+    assert [r.info.run_id for r in admin.search_runs([experiment_id])] == [run.info.run_id]
+    rights = get_app_client("basic-auth", tracking_uri=server)
+    assert rights.get_user_permission("alice", "experiment", experiment_id).permission == "MANAGE"
+    assert rights.get_user_permission("bob", "experiment", experiment_id).permission == "NO_PERMISSIONS"
+
+
+def test_the_probe_logs_in_as_mlflows_client_would(monkeypatch, tmp_path):
+    from grading import reachability
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert reachability._auth_headers() == {}
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "t0ken")
+    assert reachability._auth_headers() == {"Authorization": "Bearer t0ken"}
+    (tmp_path / ".mlflow").mkdir()
+    (tmp_path / ".mlflow" / "credentials").write_text(
+        "[mlflow]\nmlflow_tracking_username = carol\nmlflow_tracking_password = from-the-file\n")
+    assert reachability._auth_headers() == {"Authorization": "Basic " + base64.b64encode(b"carol:from-the-file").decode()}
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "from-the-env")  # the environment wins, as in MLflow
+    assert reachability._auth_headers() == {"Authorization": "Basic " + base64.b64encode(b"carol:from-the-env").decode()}
