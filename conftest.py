@@ -60,6 +60,14 @@ def pytest_collection_modifyitems(config, items):
         path = Path(str(item.fspath))
         if path.suffix == ".ipynb" or shares_fixtures(item):
             item.add_marker(pytest.mark.xdist_group(path.stem))
+    # Workers take work in collection order: files with slow-marked tests go first, then notebooks,
+    # so that no worker starts a five-minute test while the other has nothing left to do. A file's
+    # tests stay together, or its module fixtures would be set up twice.
+    rank: dict[str, int] = {}
+    for item in items:
+        own = 0 if item.get_closest_marker("slow") else 1 if str(item.fspath).endswith(".ipynb") else 2
+        rank[str(item.fspath)] = min(own, rank.get(str(item.fspath), own))
+    items.sort(key=lambda item: rank[str(item.fspath)])
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -95,11 +95,18 @@ class Service:
             return ""
 
 
+def as_user(user: str | None) -> dict:
+    """Popen arguments that drop to user: its own group too, or root's group bits would still apply."""
+    if not user:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+
 def _spawn(name: str, argv: list[str], log: Path, env: dict | None = None, user: str | None = None,
            cwd: Path | None = None) -> Service:
     handle = open(log, "ab")
     process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               env=env, cwd=cwd, start_new_session=True, user=user)
+                               env=env, cwd=cwd, start_new_session=True, **as_user(user))
     handle.close()
     return Service(name, process, log)
 
@@ -208,7 +215,7 @@ def start_postgres(folder: Path, timeout: float = 60) -> Postgres:
     initdb = subprocess.run(
         [str(binaries / "initdb"), "-D", str(data), "-U", DB_USER, f"--pwfile={pwfile}", "-E", "UTF8",
          "--auth-host=scram-sha-256", "--auth-local=trust", "--no-sync", "--no-instructions"],
-        capture_output=True, text=True, user=user, timeout=timeout)
+        capture_output=True, text=True, timeout=timeout, **as_user(user))
     pwfile.unlink()
     if initdb.returncode != 0:
         last = (initdb.stderr.strip().splitlines() or ["no output"])[-1]

@@ -123,7 +123,10 @@ def _run_course(args) -> int:
     results = []
     for section in selected:
         print(f"\n== {section.id}", flush=True)
-        results.append(runner.run_section(section, uri, out_dir, progress=not args.no_progress))
+        if runner.served_by(section) == "production-stack":
+            results.append(runner.run_on_production_stack(section, out_dir, progress=not args.no_progress))
+        else:
+            results.append(runner.run_section(section, uri, out_dir, progress=not args.no_progress))
         summary.write_json(results, uri, out_dir / "summary.json")
     print()
     print(summary.table(results))

@@ -15,6 +15,7 @@ from grading.errors import UsageError
 FOLDER = Path(__file__).resolve().parent / "expectations"
 CHECK_FIELDS = {"id", "kind", "points", "description", "message", "hint", "when"}
 OPTIONS = {"reproduce"}  # a check with `when: reproduce` runs only when the grader is asked to
+SERVED_BY = {"production-stack"}  # a section run-course runs against a stack it starts for it
 DEFAULT_MESSAGE = "expected {expected}; found {found}"
 
 
@@ -49,6 +50,7 @@ class Expectations:
     experiments: dict[str, str]
     runs: dict[str, RunSelection]
     checks: tuple[Check, ...]
+    served_by: str | None = None  # see SERVED_BY; None: the store run-course was given
 
     @property
     def max_score(self) -> float:
@@ -82,6 +84,8 @@ def parse(target: str, data: dict, origin: str = "<expectations>") -> Expectatio
 
     if not isinstance(data, dict):
         fail("must be a mapping with title, experiments and checks")
+    if data.get("served_by") is not None and data["served_by"] not in SERVED_BY:
+        fail(f"served_by is {data['served_by']!r}; use {', '.join(sorted(SERVED_BY))} or leave it out")
     experiments = data.get("experiments") or {}
     if not experiments:
         fail("names no experiments")
@@ -119,4 +123,5 @@ def parse(target: str, data: dict, origin: str = "<expectations>") -> Expectatio
                             raw["hint"].strip(), raw.get("message", DEFAULT_MESSAGE).strip(), spec, raw.get("when")))
     if not checks:
         fail("has no checks")
-    return Expectations(target, data.get("title", target), dict(experiments), runs, tuple(checks))
+    return Expectations(target, data.get("title", target), dict(experiments), runs, tuple(checks),
+                        data.get("served_by"))

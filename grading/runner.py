@@ -67,6 +67,29 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
     return result
 
 
+def served_by(section: Section) -> str | None:
+    """What the section's expectations ask to run against (e.g. "production-stack"), or None."""
+    from grading import expectations
+
+    return expectations.load(section.id).served_by if section.id in expectations.targets() else None
+
+
+def run_on_production_stack(section: Section, out_dir: Path, progress: bool = True) -> SectionRun:
+    """Start PostgreSQL (when installed), S3 and mlflow server; run and grade the section there; stop them."""
+    from course import stack
+
+    print("starting a production stack for it: S3, PostgreSQL (SQLite when not installed), mlflow server", flush=True)
+    started = time.perf_counter()
+    try:
+        with stack.production_stack(backend="auto", allowed_hosts="127.0.0.1:*,localhost:*,mlflow:5000") as running:
+            print(f"stack ready in {time.perf_counter() - started:.0f} s: {running.tracking_uri} on "
+                  f"{'PostgreSQL' if running.postgres else 'SQLite'} and an S3 bucket", flush=True)
+            return run_section(section, running.tracking_uri, out_dir, progress)
+    except stack.StackError as exc:
+        return SectionRun(section.id, "failed", 0, round(time.perf_counter() - started, 1),
+                          str(out_dir / f"{section.id}.ipynb"), error=f"the production stack did not start: {exc}")
+
+
 def reference_parameters(section: Section) -> dict:
     """Parameters a whole-course run passes besides the URI, e.g. the quiz's answer key:
     ``<notebooks>/reference-parameters/<section id>.yaml``, when it exists."""

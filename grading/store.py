@@ -130,7 +130,9 @@ class Store:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         if run_id not in self._repos:
-            self._repos[run_id] = get_artifact_repository(self._resolve(self.client.get_run(run_id).info.artifact_uri))
+            # mlflow-artifacts: URIs resolve against the server being graded, not the process's default URI.
+            self._repos[run_id] = get_artifact_repository(
+                self._resolve(self.client.get_run(run_id).info.artifact_uri), tracking_uri=self.uri)
         return self._repos[run_id]
 
     def local_folder(self, uri: str) -> Path | None:

@@ -15,7 +15,7 @@ from course import authoring
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 EXPECTED_IDS = ["01-tracking-server", "02-first-experiment", "03-query-runs", "04-sweep-compare", "05-plots-artifacts",
-                "07-mlflow-projects", "08-dvc-lineage", "09-signatures-registry", "10-quiz"]
+                "06-production-server", "07-mlflow-projects", "08-dvc-lineage", "09-signatures-registry", "10-quiz"]
 # Where the seed is not drawn from in the notebook's own process, with the reason.
 SEEDED_ELSEWHERE = {
     "07-mlflow-projects": "the project's train.py seeds and logs it; the notebook passes it with -P seed=",

@@ -112,35 +112,3 @@ def test_a_failing_notebook_is_named_with_cell_and_exception_and_kept(tmp_path, 
     assert [(s["section"], s["status"]) for s in summary["sections"]] == [
         ("01-good", "passed"), ("02-fails", "failed"), ("03-after", "passed")]
     assert [s["runs"] for s in summary["sections"]] == [1, 1, 1]
-
-
-@pytest.mark.slow
-def test_the_whole_module_runs_into_one_explicit_store(tmp_path, store):
-    before = sorted(p.name for p in (ROOT / "notebooks").iterdir())
-    out = tmp_path / "executed"
-    result = run_cli("run-course", "--tracking-uri", store, "--out", str(out), "--no-progress")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-    rows = {m.group(1): (m.group(2), int(m.group(3)), m.group(4) == m.group(5) and m.group(6) == m.group(7))
-            for m in re.finditer(r"^(\d\d-[\w-]+)\s+(passed|failed)\s+(\d+)\s+[\d.]+\s+(\d+)/(\d+)\s+(\d+)/(\d+)$",
-                                 result.stdout, re.M)}
-    # status, runs logged, and every check passed at full marks
-    assert rows == {
-        "01-tracking-server": ("passed", 1, True),
-        "02-first-experiment": ("passed", 1, True),
-        "03-query-runs": ("passed", 7, True),
-        "04-sweep-compare": ("passed", 10, True),
-        "05-plots-artifacts": ("passed", 1, True),
-        "07-mlflow-projects": ("passed", 3, True),
-        "08-dvc-lineage": ("passed", 5, True),
-        "09-signatures-registry": ("passed", 4, True),
-        "10-quiz": ("passed", 1, True),
-    }
-    assert sorted(p.name for p in out.glob("*.ipynb")) == [f"{i}.ipynb" for i in rows]
-    graded = run_cli("check", "02-first-experiment", "--tracking-uri", store)
-    assert graded.returncode == 0 and "score 14/14, 8/8 checks passed" in graded.stdout, graded.stdout
-    # Everything landed in the store named on the command line, nothing beside the notebooks.
-    assert sorted(p.name for p in (ROOT / "notebooks").iterdir()) == before
-    artifacts = Path(store[len("sqlite:///"):]).parent / "artifacts"
-    assert list(artifacts.rglob("confusion_matrix.png"))
-    assert list(artifacts.rglob("hello.txt")), "the server in section 01 must proxy into the same artifact store"
