@@ -197,6 +197,17 @@ def test_bad_expectations_are_named_in_one_line():
     with pytest.raises(expectations.UsageError, match="lacks hint"):
         expectations.parse("t", {"experiments": {"m": "x"}, "checks": [
             {"id": "a", "kind": "experiment_exists", "points": 1, "description": "d"}]})
+    with pytest.raises(expectations.UsageError, match="served_by is 'docker'; use production-stack"):
+        expectations.parse("t", {"served_by": "docker", "experiments": {"m": "x"}, "checks": [
+            {"id": "a", "kind": "experiment_exists", "experiment": "m", "points": 1, "description": "d", "hint": "h"}]})
+
+
+def test_section_06_is_run_on_a_production_stack_and_the_others_on_the_given_store():
+    from grading import runner, sections
+
+    served = {s.id: runner.served_by(s) for s in sections.all_sections()}
+    assert served.pop("06-production-server") == "production-stack"
+    assert set(served.values()) == {None}
 
 
 def test_every_renderer_reads_the_same_result(store):
