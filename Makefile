@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/course_run.py
 	$(PY) benchmarks/grading_scale.py
 	$(PY) benchmarks/autograde.py
+	$(PY) benchmarks/server_load.py
 
 clean:
 	rm -rf build .course

@@ -1,0 +1,46 @@
+"""Sixteen client processes logging at once through one tracking server lose nothing.
+
+Each backend gets a stack of its own: PostgreSQL + S3, and a fresh SQLite file (migrated once
+with `mlflow db upgrade`) + S3. Clients do not retry (MLFLOW_HTTP_REQUEST_MAX_RETRIES=0), so a
+request the server fails under load counts as a client error instead of being retried away.
+
+The server handles ~15-20 runs/s on 2 cores (~20 ms of server CPU per request, 4 requests a
+run), so each process logs 16 runs here (256 per backend) to keep within the suite's time
+budget; `make bench` (benchmarks/server_load.py) runs the full 16 x 50.
+"""
+from __future__ import annotations
+
+import pytest
+
+from conftest import require
+from course import loadgen, stack
+
+PROCESSES, RUNS, STEPS = 16, 16, 5
+NO_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_concurrent_clients_lose_nothing(backend, tmp_path, capsys):
+    require((stack.postgres_missing() if backend == "postgres" else None)
+            or (None if stack.weed_binary() else "the 'weed' binary is missing"))
+    with stack.production_stack(tmp_path / "stack", backend=backend) as running:
+        result = loadgen.load_and_verify(running.tracking_uri, tmp_path / "journals", f"load-{backend}",
+                                         processes=PROCESSES, runs=RUNS, steps=STEPS, env=NO_RETRIES, timeout=240,
+                                         bucket_keys=running.s3.keys, bucket_prefix=stack.ARTIFACTS_PREFIX)
+        started = loadgen.process_family(running.server.service.pid, running.s3.service.pid, result.launcher_pid,
+                                         *([running.postgres.service.pid] if running.postgres else []))
+
+    expected, journals, verdict = PROCESSES * RUNS, result.journals, result.verdict
+    with capsys.disabled():
+        print(f"\nload {backend}: {journals.complete_runs}/{expected} runs from {PROCESSES} processes in "
+              f"{result.seconds:.1f} s ({result.runs_per_second:.1f} runs/s); lost {len(verdict.lost)}, "
+              f"client errors {len(journals.errors)}")
+    assert result.exit_code == 0 and journals.errors == [], result.stderr[-2000:]
+    assert journals.done == PROCESSES and journals.complete_runs == expected
+    assert verdict.lost == [], verdict.lost[:10]
+    # Every acknowledged thing read back through the server, and nothing twice.
+    assert verdict.runs == verdict.runs_in_experiment == expected
+    assert verdict.params == expected * len(loadgen.run_params(0, 0))
+    assert verdict.metric_values == expected * STEPS
+    assert verdict.artifacts == verdict.bucket_keys == expected
+    assert loadgen.still_running(started) == [], "processes left running after the stack stopped"
