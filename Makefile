@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(PY) -m grading run-course
 
-# Two workers; conftest.py groups what must share a worker (a notebook's cells, a module's fixtures).
+# Two workers; each file's tests stay on one worker (conftest.py says which files are spread instead).
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks solutions --nbval -p no:cacheprovider -n 2 --dist loadgroup
+	$(PY) -m pytest tests notebooks solutions --nbval -p no:cacheprovider -n 2 --dist loadfile
 
 # Rebuild notebooks/*.ipynb from notebooks/source/*.py and re-execute them on fresh stores.
 notebooks: $(STAMP)

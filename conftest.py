@@ -44,22 +44,27 @@ def pytest_runtest_setup(item):
         nbenv.apply(nbenv.isolated_env(store))
 
 
-def shares_fixtures(item) -> bool:
-    """True when the test uses a fixture that lives longer than one test (module or class scope)."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(d.scope in ("module", "class", "package")
-               for defs in info.name2fixturedefs.values() for d in defs)
+# Under `make test` (-n 2 --dist loadfile) a file's tests run on one worker, which notebooks (one
+# kernel for all cells) and module fixtures need. The files listed here share nothing between their
+# tests, each of which takes half a minute or more, so their tests are spread one by one.
+SPREAD = {"tests/test_mutations.py", "tests/test_load.py"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class CourseScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if path in SPREAD else path
+
+    return CourseScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    # Under `-n 2 --dist loadgroup`, a notebook's cells share one kernel and a module's tests share
-    # its fixtures, so each stays on one worker; every other test is spread on its own.
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.suffix == ".ipynb" or shares_fixtures(item):
-            item.add_marker(pytest.mark.xdist_group(path.stem))
     # Workers take work in collection order: files with slow-marked tests go first, then notebooks,
     # so that no worker starts a five-minute test while the other has nothing left to do. A file's
     # tests stay together, or its module fixtures would be set up twice.
