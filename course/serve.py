@@ -9,33 +9,20 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 from course import paths
+from course.stack import free_port as any_free_port, port_is_free
 from course.tracking import artifact_root_for
 
 STARTUP_TIMEOUT = 120
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port(preferred: int) -> int:
-    if preferred and port_is_free(preferred):
-        return preferred
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return preferred if preferred and port_is_free(preferred) else any_free_port()
 
 
 def start_server(store_uri: str, port: int) -> subprocess.Popen:

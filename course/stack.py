@@ -43,12 +43,12 @@ def port_pair() -> tuple[int, int]:
     """Two free ports p and p + 10000: SeaweedFS's worker dials its admin's gRPC at http port + 10000."""
     for _ in range(200):
         port = 20000 + secrets.randbelow(25000)
-        if all(_is_free(p) for p in (port, port + 10000)):
+        if all(port_is_free(p) for p in (port, port + 10000)):
             return port, port + 10000
     raise StackError("no two free ports for the S3 store's admin server; free some ports and retry")
 
 
-def _is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))

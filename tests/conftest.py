@@ -18,6 +18,16 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 900, cwd: Path
     )
 
 
+def assert_one_line_error(result, *fragments: str):
+    """Bad input's contract: exit 2, one line on stderr starting with `error: `, no traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
 @pytest.fixture
 def store(tmp_path) -> str:
     """A fresh, explicit SQLite tracking URI."""

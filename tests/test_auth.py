@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, require, run_cli
+from conftest import ROOT, assert_one_line_error, require, run_cli
 
 ADMIN = ("admin", secrets.token_urlsafe(16))
 LEARNERS = {"alice": "alice-" + secrets.token_urlsafe(12), "bob": "bob-" + secrets.token_urlsafe(12)}
@@ -35,15 +35,6 @@ def accounts(url: str, *args: str, env: dict | None = None) -> subprocess.Comple
     return subprocess.run([sys.executable, "-m", "course.accounts", "--tracking-uri", url, *args], cwd=ROOT,
                           env={**os.environ, **credentials(*ADMIN), **(env or {})},
                           capture_output=True, text=True, timeout=60)
-
-
-def assert_one_line_error(result, *fragments: str):
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def get(url: str, auth: tuple[str, str] | None = None) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, assert_one_line_error, run_cli
 
 PARAMS = 'tracking_uri: str = ""  # tracking URI\nexperiment_name: str = "tiny"  # experiment\n'
 LOG_ONE_RUN = (
@@ -30,15 +30,6 @@ def write_notebook(folder: Path, name: str, *cells: str) -> Path:
     path = folder / f"{name}.ipynb"
     nbformat.write(nb, path)
     return path
-
-
-def assert_one_line_error(result, *fragments: str):
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_unknown_section_lists_the_valid_ids():
