@@ -51,3 +51,48 @@ def pg_stack(tmp_path_factory):
     require(stack.postgres_missing() or (None if stack.weed_binary() else "the 'weed' binary is missing"))
     with stack.production_stack(tmp_path_factory.mktemp("pg-stack"), backend="postgres") as running:
         yield running
+
+
+CHROMIUM_FLAGS = [
+    # As root in a container Chromium needs --no-sandbox; the rest stop it calling out to the
+    # network it cannot reach from here, which would slow every start.
+    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download cannot run here)."""
+    import shutil
+
+    chromium = shutil.which("chromium")
+    require(None if chromium else "Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A wide page (the runs table hides columns on narrow ones), and a screenshot helper `shot(name)`
+    that writes build/screenshots/<test>-<name>.png, where CI keeps the last run's pictures."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1000})
+    opened = context.new_page()
+    opened.set_default_timeout(30_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(name: str):
+        path = SCREENSHOTS / f"{request.node.name.split('[')[0]}-{name}.png"
+        opened.screenshot(path=str(path))
+        return path
+
+    opened.shot = shot
+    yield opened
+    context.close()

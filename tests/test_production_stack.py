@@ -9,13 +9,20 @@ import pytest
 from conftest import ROOT, run_cli
 
 
-@pytest.mark.slow
-def test_the_whole_module_runs_on_postgres_with_files_in_the_bucket(pg_stack, tmp_path, monkeypatch):
-    # Section 08's git + DVC workspace goes under COURSE_HOME when the store is a server.
-    monkeypatch.setenv("COURSE_HOME", str(tmp_path / "home"))
+@pytest.fixture(scope="module")
+def course_on_stack(pg_stack, tmp_path_factory):
+    """`run-course` once into the stack; the tests below read what it left there."""
+    folder = tmp_path_factory.mktemp("course-on-stack")
     before = sorted(p.name for p in (ROOT / "notebooks").iterdir())
-    out = tmp_path / "executed"
-    ran = run_cli("run-course", "--tracking-uri", pg_stack.tracking_uri, "--out", str(out), "--no-progress")
+    # Section 08's git + DVC workspace goes under COURSE_HOME when the store is a server.
+    ran = run_cli("run-course", "--tracking-uri", pg_stack.tracking_uri, "--out", str(folder / "executed"),
+                  "--no-progress", env={"COURSE_HOME": str(folder / "home")})
+    return ran, folder / "executed", before
+
+
+@pytest.mark.slow
+def test_the_whole_module_runs_on_postgres_with_files_in_the_bucket(pg_stack, course_on_stack):
+    ran, out, before = course_on_stack
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
 
     rows = {m.group(1): (m.group(2), int(m.group(3)), m.group(4) == m.group(5) and m.group(6) == m.group(7))
@@ -73,3 +80,98 @@ def test_the_lab04_solution_passes_the_grader_on_the_stack(pg_stack, tmp_path, m
     assert report["score"] == report["max_score"] and all(c["passed"] for c in report["checks"])
     # The truthfulness check re-scored the models it downloaded from the bucket, through the server.
     assert "truthful" in {c["id"] for c in report["checks"]}
+
+
+# --- what a learner sees in the MLflow UI, after the whole module ran ----------------------------
+
+def close_assistant(page):
+    """The assistant's side panel takes a third of the width; learners close it too."""
+    button = page.get_by_role("button", name="Close")
+    if button.count():
+        button.first.click()
+
+
+def runs_table(page, url: str, experiment_id: str):
+    page.goto(f"{url}/#/experiments/{experiment_id}?workflowType=machine_learning")
+    page.get_by_role("columnheader", name="Run Name").first.wait_for()
+    close_assistant(page)
+
+
+@pytest.mark.slow
+def test_the_ui_lists_the_course_experiments(pg_stack, course_on_stack, page):
+    page.goto(f"{pg_stack.tracking_uri}/#/experiments")
+    page.get_by_role("link", name="iris-classifier").wait_for()
+    page.shot("experiments")
+    for name in ("smoke-test", "iris-classifier", "iris-query", "wine-sweep", "iris-artifacts", "forest-project",
+                 "churn-lineage", "iris-registry", "course-quiz"):
+        assert page.get_by_role("link", name=name, exact=True).count() == 1, name
+
+
+@pytest.mark.slow
+def test_the_iris_runs_table_shows_params_and_metrics(pg_stack, course_on_stack, page):
+    from mlflow import MlflowClient
+
+    experiment = MlflowClient(pg_stack.tracking_uri).get_experiment_by_name("iris-classifier")
+    runs_table(page, pg_stack.tracking_uri, experiment.experiment_id)
+    # MLflow 3.17 hides params and metrics until they are picked under Columns.
+    page.get_by_role("button", name="Columns").click()
+    page.get_by_text("Metrics (3)", exact=True).click()
+    page.get_by_text("Parameters (4)", exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_role("columnheader", name="accuracy").first.wait_for()
+    page.shot("runs-table")
+    headers = set(page.get_by_role("columnheader").all_inner_texts())
+    assert {"accuracy", "precision", "recall", "n_estimators", "max_depth", "random_state", "test_size"} <= headers
+    # One run: its name and its params' values are in the grid (names and values sit in separate panes).
+    cells = page.get_by_role("gridcell").all_inner_texts()
+    assert any("rf-baseline" in c for c in cells) and {"100", "5", "42", "0.2"} <= set(cells), cells
+
+
+@pytest.mark.slow
+def test_comparing_the_sweeps_child_runs_shows_all_nine(pg_stack, course_on_stack, page):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(pg_stack.tracking_uri)
+    experiment = client.get_experiment_by_name("wine-sweep")
+    children = [r.info.run_name for r in client.search_runs([experiment.experiment_id])
+                if r.data.tags.get("mlflow.parentRunId")]
+    assert len(children) == 9
+    runs_table(page, pg_stack.tracking_uri, experiment.experiment_id)
+    # Child runs sit folded under their parent until it is expanded.
+    page.get_by_role("gridcell").filter(has_text="rf-grid").locator("button").first.click()
+    for name in children:
+        page.get_by_role("row").filter(has_text=name).get_by_role("checkbox").first.check()
+    page.shot("selected")
+    page.get_by_role("button", name="Compare").click()
+    page.get_by_text("Comparing 9 Runs from 1 Experiment").wait_for()
+    page.shot("compare")
+    body = page.inner_text("body")
+    assert all(name in body for name in children)
+
+
+@pytest.mark.slow
+def test_a_runs_artifacts_view_lists_the_confusion_matrix(pg_stack, course_on_stack, page):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(pg_stack.tracking_uri)
+    experiment = client.get_experiment_by_name("iris-artifacts")
+    run = client.search_runs([experiment.experiment_id])[0]
+    page.goto(f"{pg_stack.tracking_uri}/#/experiments/{experiment.experiment_id}/runs/{run.info.run_id}/artifacts")
+    page.get_by_text("confusion_matrix.png", exact=True).first.click()
+    preview = page.locator("img[src^='blob:']").first
+    preview.wait_for()
+    close_assistant(page)
+    page.shot("artifacts")
+    assert preview.evaluate("img => img.naturalWidth") > 100, "the image preview did not load"
+
+
+@pytest.mark.slow
+def test_the_registered_model_page_shows_the_champion_alias(pg_stack, course_on_stack, page):
+    from mlflow import MlflowClient
+
+    champion = MlflowClient(pg_stack.tracking_uri).get_registered_model("iris-registry-classifier").aliases["champion"]
+    page.goto(f"{pg_stack.tracking_uri}/#/models/iris-registry-classifier")
+    page.get_by_text("champion").first.wait_for()
+    page.shot("registered-model")
+    row = " ".join(page.get_by_role("row").filter(has_text="champion").all_inner_texts())
+    assert f"Version {champion}" in row, row
