@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             processes.append(lab)
             print(f"JupyterLab:       http://127.0.0.1:{lab_port}/lab (the login token is printed below)")
+            print("                  open notebooks/ or labs/; asked for a kernel, pick Python 3 (ipykernel)")
         print("Press Ctrl-C to stop.", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(1)

@@ -174,6 +174,14 @@ reloaded_pred = loaded.predict(X_test)
 print("Reloaded model agrees with the trained one:", bool((reloaded_pred == y_pred).all()))
 
 # %% [markdown]
+# ## See it in the UI
+#
+# Serve this store with `make ui` (or open the link printed under the experiment, if you logged to
+# a server) and open the experiment `iris-classifier`. The runs table of MLflow 3.17 shows only the
+# run's name, time, duration, source and model at first: open **Columns** and tick **Metrics** and
+# **Parameters** to see `accuracy`, `n_estimators`, `random_state` and the rest. Click the run's
+# name for its details, and the model's name for its files and signature.
+#
 # ## Check yourself
 #
 # - Which parameter makes this run repeatable, and where did you log it?
