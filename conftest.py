@@ -48,6 +48,9 @@ def pytest_runtest_setup(item):
 # kernel for all cells) and module fixtures need. The files listed here share nothing between their
 # tests, each of which takes half a minute or more, so their tests are spread one by one.
 SPREAD = {"tests/test_mutations.py", "tests/test_load.py"}
+# The files that take longest on one worker (minutes each), longest first: starting them first keeps
+# the other worker busy with everything else meanwhile.
+LONGEST = ["tests/test_production_stack.py", "tests/test_autograde.py"]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -70,7 +73,9 @@ def pytest_collection_modifyitems(config, items):
     # tests stay together, or its module fixtures would be set up twice.
     rank: dict[str, int] = {}
     for item in items:
-        own = 0 if item.get_closest_marker("slow") else 1 if str(item.fspath).endswith(".ipynb") else 2
+        longest = next((i for i, name in enumerate(LONGEST) if str(item.fspath).endswith(name)), None)
+        own = (longest - len(LONGEST) if longest is not None else 0 if item.get_closest_marker("slow")
+               else 1 if str(item.fspath).endswith(".ipynb") else 2)
         rank[str(item.fspath)] = min(own, rank.get(str(item.fspath), own))
     items.sort(key=lambda item: rank[str(item.fspath)])
 

@@ -22,6 +22,8 @@ import pytest
 
 from conftest import ROOT, assert_one_line_error, require, run_cli
 
+pytestmark = pytest.mark.slow  # real servers, end to end
+
 ADMIN = ("admin", secrets.token_urlsafe(16))
 LEARNERS = {"alice": "alice-" + secrets.token_urlsafe(12), "bob": "bob-" + secrets.token_urlsafe(12)}
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"

@@ -17,6 +17,8 @@ import pytest
 from conftest import require, run_cli
 from course import loadgen, stack
 
+pytestmark = pytest.mark.slow  # real servers, end to end
+
 PROCESSES, RUNS = 8, 40
 KILL_AFTER_RUNS = 40  # runs created by all clients together before the kill: mid-load, not at its start
 # Few, short retries: a client must give up on a dead server in seconds, not after MLflow's default

@@ -15,6 +15,8 @@ import pytest
 from conftest import require
 from course import loadgen, stack
 
+pytestmark = pytest.mark.slow  # real servers, end to end
+
 PROCESSES, RUNS, STEPS = 16, 50, 5  # 800 runs per backend, as a class of 16 might log in an hour
 NO_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
 

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from conftest import ROOT, run_cli
+from grading import sections
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,10 @@ def course_on_stack(pg_stack, tmp_path_factory):
     folder = tmp_path_factory.mktemp("course-on-stack")
     before = sorted(p.name for p in (ROOT / "notebooks").iterdir())
     # Section 08's git + DVC workspace goes under COURSE_HOME when the store is a server.
-    ran = run_cli("run-course", "--tracking-uri", pg_stack.tracking_uri, "--out", str(folder / "executed"),
+    # Section 06 brings up a stack of its own whatever it is given (run-course starts one for it), and
+    # nbval runs it, so here every other section runs into this one.
+    others = [a for s in sections.all_sections() if s.id != "06-production-server" for a in ("--only", s.id)]
+    ran = run_cli("run-course", *others, "--tracking-uri", pg_stack.tracking_uri, "--out", str(folder / "executed"),
                   "--no-progress", env={"COURSE_HOME": str(folder / "home")})
     return ran, folder / "executed", before
 
@@ -35,7 +39,6 @@ def test_the_whole_module_runs_on_postgres_with_files_in_the_bucket(pg_stack, co
         "03-query-runs": ("passed", 7, True),
         "04-sweep-compare": ("passed", 10, True),
         "05-plots-artifacts": ("passed", 1, True),
-        "06-production-server": ("passed", 1, True),
         "07-mlflow-projects": ("passed", 3, True),
         "08-dvc-lineage": ("passed", 5, True),
         "09-signatures-registry": ("passed", 4, True),
