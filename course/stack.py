@@ -407,6 +407,7 @@ def production_stack(folder: Path | None = None, backend: str = "postgres", *, a
     folder = Path(tempfile.mkdtemp(prefix="course-stack-")) if own else Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     started: list = []
+    running: Stack | None = None
     try:
         s3 = start_s3(folder)
         started.append(s3.service)
@@ -425,13 +426,12 @@ def production_stack(folder: Path | None = None, backend: str = "postgres", *, a
         server = start_mlflow(folder, backend_uri, s3.artifacts_destination,
                               extra_env={**s3.env(), **(extra_env or {})}, app_name=app_name,
                               allowed_hosts=allowed_hosts)
-        stack = Stack(folder, server, s3, postgres, backend_uri)
-        yield stack
+        running = Stack(folder, server, s3, postgres, backend_uri)
+        yield running
     finally:
         # The server and PostgreSQL may have been replaced by restarts; stop whatever runs now.
-        current = locals().get("stack")
-        if current is not None:
-            current.stop()
+        if running is not None:
+            running.stop()
         for service in started:
             service.stop()
         if own and not keep:
