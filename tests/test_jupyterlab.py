@@ -73,13 +73,15 @@ def open_notebook(page, lab, path: str):
     cells(page).first.wait_for()
     # The kernel must be up before Run All. A notebook opened before JupyterLab has listed its kernels
     # asks which one to start; a learner then accepts the proposed Python 3, and so does the test.
-    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
+    idle = page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status='idle']")
     choose = page.get_by_role("dialog").get_by_role("button", name="Select", exact=True)
     deadline = time.monotonic() + 120
-    while not idle.is_visible():
+    settled = 0
+    while settled < 3:  # idle, with no dialog over the page, for three looks in a row
         assert time.monotonic() < deadline, "the notebook's kernel did not start"
         if choose.is_visible():
             choose.click()
+        settled = settled + 1 if idle.is_visible() and not page.get_by_role("dialog").count() else 0
         time.sleep(0.5)
 
 
@@ -88,18 +90,33 @@ def run_all(page):
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
 
+def prompts(page) -> list[str]:
+    """Each code cell's prompt: `[3]:` once it ran, `[*]:` while queued or running, `[ ]:` before."""
+    found = page.locator(".jp-NotebookPanel:visible .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+    return [p.strip() for p in found]
+
+
 def last_output(page, timeout_s: float = 300) -> str:
-    """The last cell's output once the notebook has finished (or an error stopped it)."""
+    """The last cell's output, once Run All has ended: the kernel idle and no cell queued, for 3 s.
+    Every code cell must then have run; an error, or a kernel that stopped early, fails with what ran."""
+    idle = page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status='idle']")
     deadline = time.monotonic() + timeout_s
-    last = cells(page).last
-    while time.monotonic() < deadline:
-        text = last.locator(".jp-OutputArea").inner_text()
-        if "checks passed" in text or cells(page).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-                                                          ).filter(has_text="Traceback").count():
-            return text
+    started, quiet = False, 0
+    while quiet < 3:
+        if time.monotonic() > deadline:
+            page.shot("timed-out")
+            raise AssertionError(f"the notebook did not finish in {timeout_s:.0f} s; its prompts: {prompts(page)}")
+        shown = prompts(page)
+        busy = any("*" in p for p in shown) or not idle.is_visible()
+        started = started or busy or all(re.fullmatch(r"\[\d+\]:", p) for p in shown)
+        quiet = quiet + 1 if started and not busy else 0
         time.sleep(1)
-    page.shot("timed-out")
-    raise AssertionError("the notebook did not finish in time")
+    shown = prompts(page)
+    if not all(re.fullmatch(r"\[\d+\]:", p) for p in shown):
+        page.shot("stopped")
+        errors = cells(page).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        raise AssertionError(f"Run All stopped before the end; prompts {shown}; stderr: {errors.all_inner_texts()}")
+    return cells(page).last.locator(".jp-OutputArea").inner_text()
 
 
 @pytest.mark.slow
@@ -132,3 +149,20 @@ def test_a_learner_fills_in_lab04_and_every_check_passes(lab, page):
     cells(page).last.scroll_into_view_if_needed()
     page.shot("self-check")
     assert re.search(r"lab04: 100/100 points, (\d+)/\1 checks passed", shown), shown
+
+
+@pytest.mark.slow
+def test_section_02_runs_from_the_ui_and_its_run_is_on_the_server(lab, page):
+    from mlflow import MlflowClient
+
+    open_notebook(page, lab, "notebooks/02-first-experiment.ipynb")
+    run_all(page)
+    shown = last_output(page)
+    cells(page).last.scroll_into_view_if_needed()
+    page.shot("section-02")
+    assert re.search(r"02-first-experiment: 14/14 points, (\d+)/\1 checks passed", shown), shown
+    client = MlflowClient(lab["mlflow"])
+    experiment = client.get_experiment_by_name("iris-classifier")
+    runs = client.search_runs([experiment.experiment_id])
+    assert [r.info.run_name for r in runs] == ["rf-baseline"] and runs[0].info.status == "FINISHED"
+    assert runs[0].data.params["random_state"] == "42" and runs[0].data.metrics["accuracy"] > 0.9
