@@ -65,6 +65,10 @@ def use_experiment(experiment_name: str, tracking_uri: str = ""):
     link = ui_link(uri, experiment.experiment_id)
     if link:
         print(f"Runs in the UI: {link}")
+    elif uri == paths.sqlite_uri(paths.default_store_dir()):
+        print("Runs in the UI: run `make ui` in a terminal and open the link it prints")
+    elif uri.startswith("sqlite:"):
+        print(f"Runs in the UI: run `mlflow ui --backend-store-uri {uri}` in a terminal")
     return experiment
 
 

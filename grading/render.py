@@ -82,16 +82,18 @@ def _md(value: str) -> str:
 
 def html_table(result: GradingResult) -> str:
     passed, total = result.counts
+    # JupyterLab right-aligns table cells; sentences read better from the left.
+    left = "style='text-align:left'"
     rows = "".join(
-        f"<tr><td>{html.escape(c.description)}</td><td>{_points(c.earned)}/{_points(c.points)}</td>"
+        f"<tr><td {left}>{html.escape(c.description)}</td><td>{_points(c.earned)}/{_points(c.points)}</td>"
         f"<td style='color:{'#1a7f37' if c.passed else '#cf222e'}'>{'pass' if c.passed else 'fail'}</td>"
-        f"<td>{'' if c.passed else html.escape(c.message + ' Hint: ' + c.hint)}</td></tr>"
+        f"<td {left}>{'' if c.passed else html.escape(c.message + ' Hint: ' + c.hint)}</td></tr>"
         for c in result.checks
     )
     notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in result.notes)
     return (f"<p><strong>{html.escape(result.target)}</strong>: {_points(result.score)}/{_points(result.max_score)} points, "
-            f"{passed}/{total} checks passed</p><table><thead><tr><th>check</th><th>points</th><th>result</th>"
-            f"<th>what to do</th></tr></thead><tbody>{rows}</tbody></table>{notes}")
+            f"{passed}/{total} checks passed</p><table><thead><tr><th {left}>check</th><th>points</th><th>result</th>"
+            f"<th {left}>what to do</th></tr></thead><tbody>{rows}</tbody></table>{notes}")
 
 
 FORMATS = {"text": text, "json": as_json, "gradescope": gradescope, "junit": junit, "markdown": markdown}

@@ -41,3 +41,14 @@ def test_ui_link_opens_the_runs_table():
 def test_sqlite_uri_is_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert paths.sqlite_uri(Path("rel")) == f"sqlite:///{tmp_path / 'rel' / 'mlflow.db'}"
+
+
+def test_every_store_says_how_to_see_its_runs_in_the_ui(tmp_path, monkeypatch, capsys):
+    own = paths.sqlite_uri(tmp_path / "own")
+    tracking.use_experiment("hint", own)
+    assert f"Runs in the UI: run `mlflow ui --backend-store-uri {own}` in a terminal" in capsys.readouterr().out
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(paths, "HOME", tmp_path / "course-home")
+    tracking.use_experiment("hint", "")
+    assert "Runs in the UI: run `make ui` in a terminal and open the link it prints" in capsys.readouterr().out
