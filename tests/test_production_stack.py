@@ -1,32 +1,39 @@
 """The course on the production stack: PostgreSQL for metadata, an S3 bucket for files.
 
-The sections that put models, artifacts, queries and the registry through a server run here
-(02-05 and 09) plus the lab; the others log nothing a server treats differently, and nbval runs
-them all on SQLite. Section 06 brings up a stack of its own.
+Sections 02, 04 and 05 (a model, a sweep of nine, plots and tables) and the lab04 solution (models
+and the registry) run here once; the tests read what they left in PostgreSQL, the bucket and the
+MLflow UI. nbval runs every section on SQLite, and section 06 brings up a stack of its own.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
+from unittest import mock
 
 import pytest
 
 from conftest import ROOT, run_cli
 
 # section -> runs it logs
-ON_STACK = {"02-first-experiment": 1, "03-query-runs": 7, "04-sweep-compare": 10, "05-plots-artifacts": 1,
-            "09-signatures-registry": 4}
-EXPERIMENTS = ["iris-classifier", "iris-query", "wine-sweep", "iris-artifacts", "iris-registry"]
+ON_STACK = {"02-first-experiment": 1, "04-sweep-compare": 10, "05-plots-artifacts": 1}
+EXPERIMENTS = ["iris-classifier", "wine-sweep", "iris-artifacts", "lab04"]
 
 
 @pytest.fixture(scope="module")
 def course_on_stack(pg_stack, tmp_path_factory):
-    """`run-course` once into the stack; the tests below read what it left there."""
+    """`run-course` for the sections, then the lab04 solution, into the stack; the tests read what they left."""
+    import papermill
+
     folder = tmp_path_factory.mktemp("course-on-stack")
     before = sorted(p.name for p in (ROOT / "notebooks").iterdir())
     only = [a for section in ON_STACK for a in ("--only", section)]
     ran = run_cli("run-course", *only, "--tracking-uri", pg_stack.tracking_uri, "--out", str(folder / "executed"),
                   "--no-progress", env={"COURSE_HOME": str(folder / "home")})
+    # A lab takes its server from MLFLOW_TRACKING_URI, as in JupyterLab on the team's server.
+    with mock.patch.dict(os.environ, {"MLFLOW_TRACKING_URI": pg_stack.tracking_uri}):
+        papermill.execute_notebook(str(ROOT / "solutions" / "lab04.ipynb"), str(folder / "lab04.ipynb"),
+                                   cwd=str(folder), progress_bar=False)
     return ran, folder / "executed", before
 
 
@@ -51,7 +58,7 @@ def test_the_course_runs_on_postgres_with_files_in_the_bucket(pg_stack, course_o
         per_experiment = {name: (count, uri) for name, count, uri in cursor.fetchall()}
         cursor.execute("SELECT DISTINCT name FROM model_versions")
         registered = {name for (name,) in cursor.fetchall()}
-    assert "iris-registry-classifier" in registered, "section 09 registers its model in PostgreSQL"
+    assert registered == {"lab04-classifier"}, "the lab registers its model in PostgreSQL"
     assert set(per_experiment) == set(EXPERIMENTS), per_experiment
     assert all(uri.startswith("mlflow-artifacts:/") for _, uri in per_experiment.values()), per_experiment
 
@@ -66,13 +73,7 @@ def test_the_course_runs_on_postgres_with_files_in_the_bucket(pg_stack, course_o
 
 
 @pytest.mark.slow
-def test_the_lab04_solution_passes_the_grader_on_the_stack(pg_stack, tmp_path, monkeypatch):
-    import papermill
-
-    # A lab takes its server from MLFLOW_TRACKING_URI, as in JupyterLab on the team's server.
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", pg_stack.tracking_uri)
-    papermill.execute_notebook(str(ROOT / "solutions" / "lab04.ipynb"), str(tmp_path / "lab04.ipynb"),
-                               cwd=str(tmp_path), progress_bar=False)
+def test_the_lab04_solution_passes_the_grader_on_the_stack(pg_stack, course_on_stack):
     graded = run_cli("check", "lab04", "--tracking-uri", pg_stack.tracking_uri, "--format", "json")
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-2000:]
     report = json.loads(graded.stdout)
@@ -81,7 +82,7 @@ def test_the_lab04_solution_passes_the_grader_on_the_stack(pg_stack, tmp_path, m
     assert "truthful" in {c["id"] for c in report["checks"]}
 
 
-# --- what a learner sees in the MLflow UI, after the course ran on the stack ----------------------
+# --- what a learner sees in the MLflow UI, after the sections and the lab ran on the stack --------
 
 def close_assistant(page):
     """The assistant's side panel takes a third of the width; learners close it too."""
@@ -167,8 +168,8 @@ def test_a_runs_artifacts_view_lists_the_confusion_matrix(pg_stack, course_on_st
 def test_the_registered_model_page_shows_the_champion_alias(pg_stack, course_on_stack, page):
     from mlflow import MlflowClient
 
-    champion = MlflowClient(pg_stack.tracking_uri).get_registered_model("iris-registry-classifier").aliases["champion"]
-    page.goto(f"{pg_stack.tracking_uri}/#/models/iris-registry-classifier")
+    champion = MlflowClient(pg_stack.tracking_uri).get_registered_model("lab04-classifier").aliases["champion"]
+    page.goto(f"{pg_stack.tracking_uri}/#/models/lab04-classifier")
     page.get_by_text("champion").first.wait_for()
     page.shot("registered-model")
     row = " ".join(page.get_by_role("row").filter(has_text="champion").all_inner_texts())
