@@ -131,7 +131,9 @@ def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits
     row = Row(submission.student, result.score, result.max_score, _status_word(status), _status_line(status))
     with lock:
         target.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(target / "results.json", render.gradescope(result, execution_time=elapsed))
+        # Gradescope shows results.json alone, so a crash is said there too, not only in feedback.md.
+        atomic.write_text(target / "results.json",
+                          render.gradescope(result, execution_time=elapsed, preface=execution_summary(status)))
         atomic.write_text(target / "feedback.md", feedback(result, status))
         atomic.write_text(target / "grading.json", json.dumps(asdict(row)))
         write_gradebook(out)
@@ -213,16 +215,30 @@ def _status_line(status: dict) -> str:
     return f"{where}{status['ename']}: {status['evalue']}".replace("\n", " ")[:300]
 
 
+def _heading(status: dict) -> str:
+    return {"timeout": "The notebook timed out", "killed": "The notebook was stopped",
+            "invalid": "The file could not be read as a notebook"}.get(status["status"], "The notebook raised an error")
+
+
+STILL_GRADED = "Runs logged before that point were still graded."
+
+
+def execution_summary(status: dict) -> str:
+    """How the notebook ended, in one paragraph; empty when it ran to the end."""
+    if status["status"] == "completed":
+        return ""
+    still = f" {STILL_GRADED}" if status["status"] in ("error", "timeout", "killed") else ""
+    return f"{_heading(status)}: {_status_line(status)}.{still}"
+
+
 def feedback(result: GradingResult, status: dict) -> str:
     lines = [render.markdown(result).rstrip(), ""]
     if status["status"] != "completed":
-        heading = {"timeout": "The notebook timed out", "killed": "The notebook was stopped",
-                   "invalid": "The file could not be read as a notebook"}.get(status["status"], "The notebook raised an error")
-        lines += [f"## {heading}", "", _status_line(status)]
+        lines += [f"## {_heading(status)}", "", _status_line(status)]
         if status.get("source"):
             lines += ["", "The failing cell:", "", "```python", status["source"].rstrip(), "```"]
         if status["status"] in ("error", "timeout", "killed"):
-            lines += ["", "Runs logged before that point were still graded."]
+            lines += ["", STILL_GRADED]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -118,6 +118,10 @@ def main(argv: list[str]) -> int:
     say({"status": status})
     if not args.recompute:
         return 0
+    if not _store_exists(os.environ["MLFLOW_TRACKING_URI"]):
+        # The notebook never opened its store: no model to score, and no reason to create a database.
+        report.flush()
+        os._exit(0)  # the warm-up thread may be mid-import; nothing of it is needed
     warm.join()
     from grading.canonical import DATASETS
 
@@ -132,6 +136,11 @@ def main(argv: list[str]) -> int:
             say({"loading": uri, "dataset": dataset})
             say({"recomputed": uri, "dataset": dataset, "result": recompute.recompute_one(tracking_uri, data, uri)})
     return 0
+
+
+def _store_exists(tracking_uri: str) -> bool:
+    prefix = "sqlite:///"
+    return not tracking_uri.startswith(prefix) or os.path.exists(tracking_uri[len(prefix):])
 
 
 def _quietly(function) -> None:

@@ -34,7 +34,7 @@ def as_json(result: GradingResult) -> str:
     return json.dumps(result.as_dict(), indent=2)
 
 
-def gradescope(result: GradingResult, execution_time: float = 0.0) -> str:
+def gradescope(result: GradingResult, execution_time: float = 0.0, preface: str = "") -> str:
     tests = [{
         "name": f"{c.id}: {c.description}",
         "score": c.earned,
@@ -47,7 +47,8 @@ def gradescope(result: GradingResult, execution_time: float = 0.0) -> str:
     return json.dumps({
         "score": result.score,
         "execution_time": round(execution_time, 3),
-        "output": f"{result.target}: {passed}/{total} checks passed" + "".join(f"\n{n}" for n in result.notes),
+        "output": (f"{preface}\n\n" if preface else "") + f"{result.target}: {passed}/{total} checks passed"
+                  + "".join(f"\n{n}" for n in result.notes),
         "stdout_visibility": "visible",
         "tests": tests,
     }, indent=2)

@@ -71,7 +71,8 @@ mlflow.set_experiment("lab04")
 with mlflow.start_run():
     mlflow.log_params({"C": 1.0, "random_state": 42})
     mlflow.log_metric("accuracy", 0.99)
-    mlflow.sklearn.log_model(LogisticRegression(C=1.0, random_state=42).fit(X_train, y_train), name="model")
+    mlflow.sklearn.log_model(LogisticRegression(C=1.0, random_state=42).fit(X_train, y_train), name="model",
+                             pip_requirements=["scikit-learn"])
 uri = f"models:/{mlflow.last_logged_model().model_id}"
 lie = json.dumps({"status": {"status": "completed"}}) + "\\n" + json.dumps(
     {"recomputed": uri, "dataset": "lab04", "result": {"accuracy": 0.99}}) + "\\n"
@@ -288,13 +289,17 @@ def test_run_autograder_writes_gradescope_results(tmp_path):
 
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
-    nbformat.write(solution(), root / "submission" / "lab04.ipynb")
+    # The lab as handed out: the script's job is the layout, and the solution's 100 points are the batch's.
+    nbformat.write(authoring.load_source(LAB_SOURCE, "lab"), root / "submission" / "lab04.ipynb")
     done = subprocess.run([str(ROOT / "docker" / "autograder" / "run_autograder")], capture_output=True, text=True,
                           env={**__import__("os").environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_SOURCE": str(ROOT)},
                           timeout=600)
     assert done.returncode == 0, done.stderr
     results = json.loads((root / "results" / "results.json").read_text())
-    assert results["score"] == 100 and all(t["status"] == "passed" for t in results["tests"])
+    tests = results["tests"]
+    assert len(tests) == 10 and results["score"] == sum(t["score"] for t in tests) <= 10
+    # Gradescope shows only this file, so it says where the notebook stopped.
+    assert results["output"].startswith("The notebook raised an error: cell [") and "NotImplementedError" in results["output"]
 
     (root / "submission" / "lab04.ipynb").unlink()  # an empty upload still gets a results file
     subprocess.run([str(ROOT / "docker" / "autograder" / "run_autograder")], capture_output=True, text=True,
