@@ -68,12 +68,17 @@ def cells(page):
     return page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
 
 
+def kernel_idle(page):
+    """The toolbar's kernel indicator of the notebook on show, while its kernel is idle."""
+    return page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status='idle']")
+
+
 def open_notebook(page, lab, path: str):
     page.goto(f"{lab['url']}/lab/tree/{path}?reset&token={lab['token']}")
     cells(page).first.wait_for()
     # The kernel must be up before Run All. A notebook opened before JupyterLab has listed its kernels
     # asks which one to start; a learner then accepts the proposed Python 3, and so does the test.
-    idle = page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status='idle']")
+    idle = kernel_idle(page)
     choose = page.get_by_role("dialog").get_by_role("button", name="Select", exact=True)
     deadline = time.monotonic() + 120
     settled = 0
@@ -99,7 +104,7 @@ def prompts(page) -> list[str]:
 def last_output(page, timeout_s: float = 300) -> str:
     """The last cell's output, once Run All has ended: the kernel idle and no cell queued, for 3 s.
     Every code cell must then have run; an error, or a kernel that stopped early, fails with what ran."""
-    idle = page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status='idle']")
+    idle = kernel_idle(page)
     deadline = time.monotonic() + timeout_s
     started, quiet = False, 0
     while quiet < 3:

@@ -62,7 +62,7 @@ def test_the_course_runs_on_postgres_with_files_in_the_bucket(pg_stack, course_o
     assert set(per_experiment) == set(EXPERIMENTS), per_experiment
     assert all(uri.startswith("mlflow-artifacts:/") for _, uri in per_experiment.values()), per_experiment
 
-    # The files are objects in the bucket: plots, models, a table, the sweep's comparison plot.
+    # The files are objects in the bucket: plots, models with their requirements, JSON tables.
     keys = pg_stack.s3.keys("artifacts/")
     for suffix in ("/confusion_matrix.png", "/MLmodel", "/requirements.txt", ".json"):
         assert any(k.endswith(suffix) for k in keys), (suffix, keys[:20])
