@@ -221,13 +221,14 @@ def _heading(status: dict) -> str:
 
 
 STILL_GRADED = "Runs logged before that point were still graded."
+STOPPED_PART_WAY = ("error", "timeout", "killed")  # it ran, so it may have logged something
 
 
 def execution_summary(status: dict) -> str:
     """How the notebook ended, in one paragraph; empty when it ran to the end."""
     if status["status"] == "completed":
         return ""
-    still = f" {STILL_GRADED}" if status["status"] in ("error", "timeout", "killed") else ""
+    still = f" {STILL_GRADED}" if status["status"] in STOPPED_PART_WAY else ""
     return f"{_heading(status)}: {_status_line(status)}.{still}"
 
 
@@ -237,7 +238,7 @@ def feedback(result: GradingResult, status: dict) -> str:
         lines += [f"## {_heading(status)}", "", _status_line(status)]
         if status.get("source"):
             lines += ["", "The failing cell:", "", "```python", status["source"].rstrip(), "```"]
-        if status["status"] in ("error", "timeout", "killed"):
+        if status["status"] in STOPPED_PART_WAY:
             lines += ["", STILL_GRADED]
     return "\n".join(lines).rstrip() + "\n"
 

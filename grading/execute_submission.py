@@ -23,6 +23,8 @@ import signal
 import sys
 import threading
 
+from course import paths
+
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -118,7 +120,8 @@ def main(argv: list[str]) -> int:
     say({"status": status})
     if not args.recompute:
         return 0
-    if not _store_exists(os.environ["MLFLOW_TRACKING_URI"]):
+    database = paths.sqlite_file(os.environ["MLFLOW_TRACKING_URI"])
+    if database is not None and not database.exists():
         # The notebook never opened its store: no model to score, and no reason to create a database.
         report.flush()
         os._exit(0)  # the warm-up thread may be mid-import; nothing of it is needed
@@ -136,11 +139,6 @@ def main(argv: list[str]) -> int:
             say({"loading": uri, "dataset": dataset})
             say({"recomputed": uri, "dataset": dataset, "result": recompute.recompute_one(tracking_uri, data, uri)})
     return 0
-
-
-def _store_exists(tracking_uri: str) -> bool:
-    prefix = "sqlite:///"
-    return not tracking_uri.startswith(prefix) or os.path.exists(tracking_uri[len(prefix):])
 
 
 def _quietly(function) -> None:

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from course import paths
 from grading.store import value_of
 
 
@@ -344,7 +345,8 @@ def _recompute_in_sandbox(store, spec, uris: list[str], model_folders: list[Path
     """Load the models in a separate sandbox that sees the store and those models' folders, read-only."""
     from grading import sandbox
 
-    local_store = [Path(store.uri[len("sqlite:///"):]).parent] if store.uri.startswith("sqlite:///") else []
+    database = paths.sqlite_file(store.uri)
+    local_store = [database.parent] if database is not None else []
     done = sandbox.run_module("grading.recompute", [store.uri, spec["dataset"], *uris],
                               timeout=spec.get("timeout", 300), network=store.uri.startswith("http"),
                               readable=local_store + model_folders)

@@ -52,3 +52,9 @@ def test_every_store_says_how_to_see_its_runs_in_the_ui(tmp_path, monkeypatch, c
     monkeypatch.setattr(paths, "HOME", tmp_path / "course-home")
     tracking.use_experiment("hint", "")
     assert "Runs in the UI: run `make ui` in a terminal and open the link it prints" in capsys.readouterr().out
+
+
+def test_sqlite_file_is_the_inverse_of_sqlite_uri(tmp_path):
+    assert paths.sqlite_file(paths.sqlite_uri(tmp_path)) == tmp_path.resolve() / "mlflow.db"
+    for other in ("sqlite:///", "http://127.0.0.1:5000", "postgresql://u@h/db", "file:///x"):
+        assert paths.sqlite_file(other) is None, other
