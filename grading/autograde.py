@@ -3,6 +3,8 @@
 For every submission, whatever happens to it, the output folder gets
 ``<student>/results.json`` (Gradescope), ``<student>/feedback.md``,
 ``<student>/executed.ipynb`` (when anything ran) and a row in ``gradebook.csv``.
+Nothing in a workspace is trusted: files come out of it through grading.harvest (regular
+files only, capped), and the store is graded from that private copy, confined to itself.
 """
 from __future__ import annotations
 
@@ -10,8 +12,12 @@ import concurrent.futures
 import csv
 import io
 import json
+import math
 import os
+import re
 import shutil
+import sqlite3
+import stat
 import tempfile
 import threading
 import time
@@ -21,17 +27,22 @@ from pathlib import Path
 import nbformat
 
 from course import paths
-from grading import atomic, execute_submission, expectations, grader, render, sandbox
+from grading import atomic, execute_submission, expectations, grader, harvest, render, sandbox
 from grading.errors import UsageError
 from grading.results import CheckResult, GradingResult
+from grading.store import Context
 
-GRADEBOOK_COLUMNS = ("student", "score", "max_score", "status", "message")
+GRADEBOOK_COLUMNS = ("student", "submission", "score", "max_score", "status", "message")
+NOTEBOOK_CAP = 20 * 1024 * 1024  # bytes of a submitted notebook
+RECOMPUTE_SECONDS = 120  # for loading and scoring a submission's models
+SANDBOX_SLACK = 30  # seconds beyond the notebook's own deadline, to start and stop the sandbox
 
 
 @dataclass(frozen=True)
 class Submission:
-    student: str
+    student: str  # safe as a folder name, unique in the batch
     path: Path
+    name: str = ""  # the file as submitted, for the gradebook
 
 
 @dataclass
@@ -41,58 +52,87 @@ class Row:
     max_score: float
     status: str  # graded, error, timeout, killed, invalid
     message: str
-
-
-RECOMPUTE_SECONDS = 120  # after the notebook's own time, for loading and scoring its models
+    submission: str = ""
 
 
 @dataclass(frozen=True)
 class Limits:
     timeout: float = 600  # whole notebook, seconds; each cell gets the same bound
     memory_mb: int = 4096
+    disk_mb: int = 1024  # the workspace: store, executed notebook, scratch
+    output_mb: int = 5  # what the cells print, kept in the executed notebook
+    pids: int = 256
+
+    def problem(self) -> str | None:
+        if not (math.isfinite(self.timeout) and 0 < self.timeout <= 86400):
+            return "--timeout must be a number of seconds between 0 and 86400"
+        if not 256 <= self.memory_mb <= 1024 * 1024:
+            return "--memory-mb must be at least 256"
+        if not 16 <= self.disk_mb <= 1024 * 1024:
+            return "--disk-mb must be at least 16"
+        if not 1 <= self.output_mb <= self.disk_mb:
+            return "--output-mb must be at least 1 and at most --disk-mb"
+        return None
+
+
+def student_id(text: str) -> str:
+    """A folder name safe on any file system: letters, digits, - _ and ., not hidden, at most 80."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:80].rstrip("._-")
+    return safe or "submission"
 
 
 def discover(arguments: list[str]) -> list[Submission]:
-    """Notebook paths, or folders of them. The student id is the file stem; when two files share
-    a stem (labs/lab04.ipynb and solutions/lab04.ipynb), each id gets its folder's name in front."""
+    """Notebook paths, or folders of them. Inside a folder every name ending in .ipynb counts,
+    whatever it is (a symlink or a folder is graded as invalid, never followed). The student id
+    is the file stem, made safe; when two files share it, the folder's name goes in front, and
+    a number after that if they still clash."""
     files: list[Path] = []
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix == ".ipynb" and p.is_file())
-        elif path.is_file():
+            files += sorted(p for p in path.iterdir() if p.name.endswith(".ipynb"))
+        elif path.exists() or path.is_symlink():
             files.append(path)
         else:
             raise UsageError(f"no such submission: {argument}; pass notebook files or folders of them")
-    unique = list({f.resolve(): f for f in files}.values())
+    unique = list({str(f.absolute()): f for f in files}.values())
     if not unique:
         raise UsageError("no submissions found; pass notebook files or folders that contain .ipynb files")
-    stems = [f.stem for f in unique]
+    stems = [student_id(f.name[:-len(".ipynb")] if f.name.endswith(".ipynb") else f.stem) for f in unique]
     found: dict[str, Submission] = {}
-    for file in unique:
-        student = file.stem if stems.count(file.stem) == 1 else f"{file.resolve().parent.name}-{file.stem}"
-        if student in found:
-            raise UsageError(f"two submissions for student {student}: {found[student].path} and {file}")
-        found[student] = Submission(student, file)
+    for file, stem in zip(unique, stems):
+        base = stem if stems.count(stem) == 1 else student_id(f"{file.absolute().parent.name}-{stem}")
+        student, number = base, 1
+        while student in found:
+            number += 1
+            student = f"{base[:74]}-{number}"
+        found[student] = Submission(student, file, str(file))
     return sorted(found.values(), key=lambda s: s.student)
 
 
 def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int, limits: Limits,
                 force: bool = False, progress: bool = True) -> list[Row]:
+    """Grade every submission not graded yet. The first Ctrl-C starts no new submission, ends the
+    running ones (they keep no result, so a rerun grades them), writes the gradebook and re-raises."""
     spec = expectations.load(lab)
     out.mkdir(parents=True, exist_ok=True)
     todo = submissions if force else [s for s in submissions if not already_graded(out, s)]
     batch_root = Path(tempfile.mkdtemp(prefix="autograde-"))
-    # Every sandbox of this batch hides the output folder and all workspaces but its own.
-    os.environ[sandbox.HIDE_ENV] = os.pathsep.join([str(out.resolve()), str(batch_root)])
-    lock = threading.Lock()
+    lock, stopping = threading.Lock(), threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers))
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = [pool.submit(_grade_one, spec, s, out, batch_root, limits, lock) for s in todo]
-            _wait(futures, progress, len(todo))
+        futures = [pool.submit(_grade_one, spec, s, out, batch_root, limits, lock, stopping) for s in todo]
+        _wait(futures, progress, len(todo))
+    except KeyboardInterrupt:
+        stopping.set()
+        for future in futures:
+            future.cancel()
+        sandbox.stop_all()
+        raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(batch_root, ignore_errors=True)
-        os.environ.pop(sandbox.HIDE_ENV, None)
+        write_gradebook(out)
     return write_gradebook(out)
 
 
@@ -111,26 +151,32 @@ def _wait(futures, progress: bool, total: int) -> None:
             future.result()
 
 
-def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits: Limits, lock) -> None:
+def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits: Limits, lock, stopping) -> None:
+    if stopping.is_set():
+        return
     started = time.perf_counter()
-    workspace = batch_root / submission.student
-    workspace.mkdir()
     target = out / submission.student
+    executed = None
+    private = batch_root / f"{submission.student}.private"
+    private.mkdir(mode=0o700)
     try:
-        status, result = _execute_and_grade(spec, submission, workspace, limits)
-        executed = workspace / "executed.ipynb"
-        target.mkdir(parents=True, exist_ok=True)
-        if executed.exists():
-            shutil.copyfile(executed, target / "executed.ipynb")
+        with sandbox.identity() as uid, \
+                sandbox.workspace(batch_root / submission.student, uid, limits.disk_mb) as workspace:
+            status, result, executed = _execute_and_grade(spec, submission, workspace, private, limits, uid)
     except Exception as exc:  # the grader's own failure still gives this student a result
         status = {"status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:300], "cell": None, "source": ""}
         result = _nothing_earned(spec, "the grader failed on this submission")
     finally:
-        shutil.rmtree(workspace, ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
+    if stopping.is_set():
+        return  # interrupted: no result, so the next run grades it
     elapsed = time.perf_counter() - started
-    row = Row(submission.student, result.score, result.max_score, _status_word(status), _status_line(status))
+    row = Row(submission.student, result.score, result.max_score, _status_word(status), _status_line(status),
+              submission.name)
     with lock:
         target.mkdir(parents=True, exist_ok=True)
+        if executed is not None:
+            atomic.write_bytes(target / "executed.ipynb", executed)
         # Gradescope shows results.json alone, so a crash is said there too, not only in feedback.md.
         atomic.write_text(target / "results.json",
                           render.gradescope(result, execution_time=elapsed, preface=execution_summary(status)))
@@ -139,60 +185,141 @@ def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits
         write_gradebook(out)
 
 
-def _execute_and_grade(spec, submission: Submission, workspace: Path, limits: Limits):
-    notebook = workspace / "submission.ipynb"
+def _read_submission(submission: Submission) -> tuple[bytes | None, dict | None]:
+    """The notebook's bytes, or an invalid status: a symlink or a special file is never opened."""
     try:
-        nbformat.validate(nbformat.read(submission.path, as_version=4))
-    except Exception as exc:  # not JSON, not a notebook, wrong schema
-        status = {"status": "invalid", "ename": type(exc).__name__,
-                  "evalue": (str(exc).strip().splitlines() or [""])[0][:200], "cell": None, "source": ""}
-        return status, _nothing_earned(spec, "the file is not a readable Jupyter notebook")
-    shutil.copyfile(submission.path, notebook)
+        info = submission.path.lstat()
+    except OSError as exc:
+        return None, _invalid("FileNotFoundError", exc.strerror or "cannot be read")
+    if stat.S_ISLNK(info.st_mode):
+        return None, _invalid("NotARegularFile", "the submission is a symbolic link, not a notebook file")
+    try:
+        return harvest.read_file(submission.path, NOTEBOOK_CAP), None
+    except harvest.Refused as exc:
+        return None, _invalid("NotARegularFile", str(exc))
+    except OSError as exc:
+        return None, _invalid(type(exc).__name__, exc.strerror or str(exc))
+
+
+def _invalid(ename: str, evalue: str) -> dict:
+    return {"status": "invalid", "ename": ename, "evalue": evalue[:200], "cell": None, "source": ""}
+
+
+def _execute_and_grade(spec, submission: Submission, workspace: Path, private: Path, limits: Limits, uid):
+    data, status = _read_submission(submission)
+    if status is None:
+        try:
+            nbformat.validate(nbformat.reads(data.decode("utf-8"), as_version=4))
+        except Exception as exc:  # not UTF-8, not JSON, not a notebook, wrong schema
+            status = _invalid(type(exc).__name__, execute_submission.first_line(exc, 200))
+    if status is not None:
+        return status, _nothing_earned(spec, "the file is not a readable Jupyter notebook"), None
+    notebook = workspace / "submission.ipynb"
+    notebook.write_bytes(data)
     store = workspace / "store"
     store.mkdir()
-    datasets = sorted({c.spec["dataset"] for c in spec.checks if c.kind == "recomputed_metric"})
-    box = sandbox.Sandbox(workspace=workspace, memory_mb=limits.memory_mb, timeout=limits.timeout + RECOMPUTE_SECONDS)
-    args = [str(notebook), str(workspace / "executed.ipynb"), "--cell-timeout", str(int(limits.timeout)),
-            "--deadline", f"{limits.timeout:g}", *[a for d in datasets for a in ("--recompute", d)]]
-    if sandbox.mode() == "bubblewrap":
+    if uid is not None:
+        os.chown(store, uid, uid)
+    box = sandbox.Sandbox(workspace=workspace, uid=uid, limits=sandbox.Limits(
+        timeout=limits.timeout + SANDBOX_SLACK, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
+    inside = box.inside
+    args = [str(inside / "submission.ipynb"), str(inside / "executed.ipynb"), "--cell-timeout", str(max(1, int(limits.timeout))),
+            "--deadline", f"{limits.timeout:g}", "--output-mb", str(limits.output_mb)]
+    if sandbox.mode() != "process":
         args.append("--pid-namespace")
-    done = box.run_module(
-        "grading.execute_submission", args,
-        env={"MLFLOW_TRACKING_URI": paths.sqlite_uri(store), "MLFLOW_LOGGING_LEVEL": "WARNING",
-             "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-             # Already inside the sandbox: the notebook's own self-checks must not nest another one.
-             "COURSE_SANDBOX": "process"},
-    )
-    status, recomputed = read_report(done.stdout)
+    done = box.run_module("grading.execute_submission", args, env={
+        "MLFLOW_TRACKING_URI": f"sqlite:///{inside / 'store' / 'mlflow.db'}", "MLFLOW_LOGGING_LEVEL": "WARNING", "TQDM_DISABLE": "1",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        # Self-checks would need the expectations, which the sandbox cannot see; the grade comes after.
+        "COURSE_AUTOGRADING": "1", "COURSE_SANDBOX": "process"})
+    status = read_report(done.stdout)
     if status is None and done.timed_out:
         status = execute_submission.timeout_status(limits.timeout)
     elif status is None:
         status = {"status": "killed", "cell": None, "ename": "Killed",
-                  "evalue": f"execution ended without a status (exit code {done.returncode}); "
-                            f"a memory limit of {limits.memory_mb} MB may have been hit", "source": ""}
+                  "evalue": f"execution ended without a status (exit code {done.returncode})", "source": ""}
+    status["limits"] = _limits_hit(done, status, workspace, limits)
+    executed = _harvest_executed(workspace, limits, status)
     # Runs logged before a crash or a timeout still count: grade whatever the store holds.
-    return status, grader.grade(spec, paths.sqlite_uri(store), recomputed=recomputed)
+    return status, _grade_store(spec, workspace, inside / "store", private, limits, uid, status), executed
 
 
-def read_report(stdout: str) -> tuple[dict | None, dict]:
-    """The execution sandbox's JSON lines: how the notebook ended, and each model it recomputed.
-    A model that started loading but never reported (it hung or killed the process) counts as failed."""
-    status, recomputed = None, {}
+def _limits_hit(done, status: dict, workspace: Path, limits: Limits) -> list[str]:
+    hit = []
+    if "memory" in done.limits_hit:
+        hit.append(f"the memory limit of {limits.memory_mb} MB was hit")
+    if "processes" in done.limits_hit:
+        hit.append(f"the limit of {limits.pids} processes and threads was hit")
+    if status.get("output_truncated"):
+        hit.append(f"the notebook printed more than {limits.output_mb} MB; the rest of its output was dropped")
+    if sandbox.workspace_is_capped(workspace):
+        usage = os.statvfs(workspace)
+        if usage.f_bavail < usage.f_blocks * 0.02 or usage.f_favail < usage.f_files * 0.02:
+            hit.append(f"the disk limit of {limits.disk_mb} MB (or its file count) was hit")
+    return hit
+
+
+def _harvest_executed(workspace: Path, limits: Limits, status: dict) -> bytes | None:
+    try:
+        return harvest.read_file(workspace / "executed.ipynb", NOTEBOOK_CAP + limits.output_mb * 1024 * 1024 * 2)
+    except FileNotFoundError:
+        return None
+    except (harvest.Refused, OSError) as exc:
+        status["limits"].append(f"the executed notebook was not kept: {exc}")
+        return None
+
+
+def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Limits, uid, status: dict) -> GradingResult:
+    source = workspace / "store"
+    try:
+        copied = harvest.copy_tree(source, private / "store", limits.disk_mb * 1024 * 1024, limits.disk_mb * 1024 * 1024)
+    except OSError:
+        return _nothing_earned(spec, "the notebook replaced its tracking store folder")
+    if copied.skipped:
+        status["limits"].append("left out of the store: " + "; ".join(copied.skipped[:3]))
+    database = private / "store" / "mlflow.db"
+    if not database.exists():
+        return _nothing_earned(spec, "the notebook logged nothing: it never opened its tracking store")
+    problem = mlflow_database_problem(database)
+    if problem:
+        return _nothing_earned(spec, f"the notebook's tracking store {problem}")
+    # Paths in the database are the sandbox's; they are read from the private copy.
+    context = Context(confine=private / "store", relocate=(str(seen_as), str(private / "store")), sandbox_uid=uid, sandbox_limits=sandbox.Limits(
+        timeout=RECOMPUTE_SECONDS, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
+    return grader.grade(spec, paths.sqlite_uri(private / "store"), context=context)
+
+
+def mlflow_database_problem(database: Path) -> str | None:
+    """Why a file is not an MLflow SQLite store MLflow could open without writing, or None."""
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        return f"cannot be read as a SQLite database ({exc})"
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"alembic_version", "experiments", "runs", "metrics", "params"} <= tables:
+            return "is not an MLflow database"
+        if not connection.execute("SELECT 1 FROM experiments WHERE experiment_id = 0").fetchone():
+            return "has no default experiment"
+    except sqlite3.Error as exc:
+        return f"cannot be read as a SQLite database ({exc})"
+    finally:
+        connection.close()
+    return None
+
+
+def read_report(stdout: str) -> dict | None:
+    """The execution sandbox's status line: how the notebook ended."""
     for line in stdout.splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(record, dict):
-            continue
-        if "status" in record and status is None and isinstance(record["status"], dict):
+        if isinstance(record, dict) and isinstance(record.get("status"), dict):
             status = record["status"]
-        elif "loading" in record:
-            recomputed[(record.get("dataset"), record["loading"])] = {
-                "error": "loading the model did not finish (it hung, or ended the process)"}
-        elif "recomputed" in record and isinstance(record.get("result"), dict):
-            recomputed[(record.get("dataset"), record["recomputed"])] = record["result"]
-    return status, recomputed
+            if status.get("status") in ("completed", "error", "timeout"):
+                return status
+    return None
 
 
 def _nothing_earned(spec, why: str) -> GradingResult:
@@ -255,6 +382,12 @@ def write_gradebook(out: Path) -> list[Row]:
     writer = csv.writer(buffer)
     writer.writerow(GRADEBOOK_COLUMNS)
     for row in rows:
-        writer.writerow([row.student, f"{row.score:g}", f"{row.max_score:g}", row.status, row.message])
+        writer.writerow([row.student, _cell(row.submission), f"{row.score:g}", f"{row.max_score:g}", row.status,
+                         _cell(row.message)])
     atomic.write_text(out / "gradebook.csv", buffer.getvalue())
     return rows
+
+
+def _cell(text: str) -> str:
+    """A spreadsheet runs a cell that starts with = + - or @: a submission's words never do."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,17 +1,18 @@
-"""Execute one submission inside the sandbox, then recompute its models' metrics there.
+"""Execute one submission inside the sandbox.
 
-``python -P -m grading.execute_submission NOTEBOOK EXECUTED --cell-timeout S --deadline S
-[--pid-namespace] [--recompute DATASET]...``
+``python -I -m grading.execute_submission NOTEBOOK EXECUTED --cell-timeout S --deadline S
+--output-mb MB [--pid-namespace]``
 
-The executed notebook is saved cell by cell, so a crash keeps what ran. Reports go to this
-process's own stdout as JSON lines: ``{"status": ...}`` first, then for each logged model
-``{"loading": uri}`` and ``{"recomputed": uri, "dataset": ..., "result": ...}``.
+The executed notebook is saved cell by cell, so a crash keeps what ran, and what the cells
+print is kept up to ``--output-mb``; the rest is dropped with a note in the notebook. One JSON
+line goes to this process's own stdout: ``{"status": ...}``.
 
-The learner's processes cannot forge those lines: before the kernel starts, stdout moves to a
+The learner's processes cannot forge that line: before the kernel starts, stdout moves to a
 private, non-inherited descriptor (what the kernel prints goes to stderr), and this process
-becomes non-dumpable, so a process of the same user can neither trace it nor open its
-descriptors. Every other process is killed before any model is loaded. Loading a model runs its
-code here, so a model can still change what is reported about its own submission's models.
+becomes non-dumpable, so a process of the same uid can neither trace it nor open its
+descriptors. In the isolated sandbox the PID namespace's first process runs as root, so its
+descriptors are out of reach too. No model is loaded here: that happens later, in a process
+that never ran the notebook's code (grading.recompute).
 """
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ import os
 import signal
 import sys
 import threading
-
-from course import paths
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -59,10 +58,46 @@ def timeout_status(seconds: float) -> dict:
             "evalue": f"the notebook ran longer than {seconds:g} s", "source": ""}
 
 
-def execute(source: str, output: str, cell_timeout: int, deadline: float, pid_namespace: bool) -> dict:
+def first_line(text: str, width: int = 300) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0][:width] if lines else ""
+
+
+class OutputCap:
+    """Keep what cells print up to a byte budget; after it, drop outputs and say so once."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.used = 0
+        self.truncated = False
+
+    def install(self) -> None:
+        from nbclient.client import NotebookClient
+        from nbformat.v4 import new_output
+
+        original = NotebookClient.output
+        cap = self
+
+        def output(client, outs, msg, display_id, cell_index):
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            if cap.used + size > cap.budget:
+                if not cap.truncated:
+                    cap.truncated = True
+                    outs.append(new_output("stream", name="stderr", text=(
+                        f"[output truncated: the notebook printed more than {cap.budget // (1024 * 1024)} MB; "
+                        "the autograder dropped the rest]\n")))
+                return None
+            cap.used += size
+            return original(client, outs, msg, display_id, cell_index)
+
+        NotebookClient.output = output
+
+
+def execute(source: str, output: str, cell_timeout: int, deadline: float, pid_namespace: bool, cap: OutputCap) -> dict:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    cap.install()
     expired = threading.Event()
 
     def expire() -> None:
@@ -77,17 +112,18 @@ def execute(source: str, output: str, cell_timeout: int, deadline: float, pid_na
         papermill.execute_notebook(source, output, kernel_name="python3", progress_bar=False,
                                    execution_timeout=cell_timeout, request_save_on_cell_execute=True)
     except PapermillExecutionError as exc:
-        status = {"status": "error", "cell": exc.exec_count, "ename": exc.ename, "evalue": exc.evalue,
-                  "source": (exc.source or "")[:500]}
+        status = {"status": "error", "cell": exc.exec_count, "ename": str(exc.ename)[:100],
+                  "evalue": first_line(exc.evalue), "source": (exc.source or "")[:500]}
     except Exception as exc:  # a dead kernel, a cell timeout, a notebook papermill cannot read
         status = {"status": "error", "cell": None, "ename": type(exc).__name__,
-                  "evalue": (str(exc).strip().splitlines() or [""])[0][:300], "source": ""}
+                  "evalue": first_line(exc), "source": ""}
     finally:
         timer.cancel()
     if expired.is_set():
         status = timeout_status(deadline)
     elif status.get("ename") == "CellTimeoutError":
         status["status"] = "timeout"
+    status["output_truncated"] = cap.truncated
     return status
 
 
@@ -97,55 +133,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("executed")
     parser.add_argument("--cell-timeout", type=int, required=True)
     parser.add_argument("--deadline", type=float, required=True)
+    parser.add_argument("--output-mb", type=int, default=5)
     parser.add_argument("--pid-namespace", action="store_true", help="this process runs in its own PID namespace")
-    parser.add_argument("--recompute", action="append", default=[], metavar="DATASET")
     args = parser.parse_args(argv)
 
     report = os.fdopen(os.dup(1), "w", buffering=1)  # os.dup: not inherited by children
     os.dup2(2, 1)
     _prctl(PR_SET_DUMPABLE, 0)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
-
-    def say(record: dict) -> None:
-        report.write(json.dumps(record) + "\n")
-
-    from grading import recompute
-
-    # Imports for the recompute overlap with the notebook, which mostly waits on its kernel.
-    warm = threading.Thread(target=_quietly, args=(recompute.warm_up,), daemon=True)
-    if args.recompute:
-        warm.start()
-    status = execute(args.notebook, args.executed, args.cell_timeout, args.deadline, args.pid_namespace)
+    status = execute(args.notebook, args.executed, args.cell_timeout, args.deadline, args.pid_namespace,
+                     OutputCap(args.output_mb * 1024 * 1024))
     stop_everything_else(args.pid_namespace)
-    say({"status": status})
-    if not args.recompute:
-        return 0
-    database = paths.sqlite_file(os.environ["MLFLOW_TRACKING_URI"])
-    if database is not None and not database.exists():
-        # The notebook never opened its store: no model to score, and no reason to create a database.
-        report.flush()
-        os._exit(0)  # the warm-up thread may be mid-import; nothing of it is needed
-    warm.join()
-    from grading.canonical import DATASETS
-
-    tracking_uri = os.environ["MLFLOW_TRACKING_URI"]
-    try:
-        uris = recompute.logged_model_uris(tracking_uri)
-    except Exception:  # no store, or one the notebook broke: the grader reports what it finds
-        return 0
-    for dataset in args.recompute:
-        data = DATASETS[dataset]()
-        for uri in uris:
-            say({"loading": uri, "dataset": dataset})
-            say({"recomputed": uri, "dataset": dataset, "result": recompute.recompute_one(tracking_uri, data, uri)})
+    report.write(json.dumps({"status": status}) + "\n")
+    report.flush()
     return 0
-
-
-def _quietly(function) -> None:
-    try:
-        function()
-    except Exception:  # the recompute imports again and reports the error per model
-        pass
 
 
 if __name__ == "__main__":

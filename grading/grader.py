@@ -7,20 +7,20 @@ from grading.errors import UsageError
 from grading.expectations import Expectations
 from grading.kinds import KINDS, Outcome
 from grading.results import CheckResult, GradingResult
-from grading.store import MissingExperiment, Store
+from grading.store import Context, MissingExperiment, Store, Unreadable
 
 
 def grade(expectations: Expectations, tracking_uri: str, prefix: str = "", only: list[str] | None = None,
-          recomputed: dict | None = None, options: set[str] = frozenset()) -> GradingResult:
+          context: Context | None = None, options: set[str] = frozenset()) -> GradingResult:
     """Run the target's checks (or just the ids in `only`) against the store.
 
-    `recomputed` holds model metrics already recomputed in a sandbox, keyed by (dataset, model uri);
+    `context` confines a submission's store to its own folder and says how to sandbox its models;
     `options` enables checks marked `when:` (e.g. "reproduce").
     """
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a report, not a download screen
     from mlflow.exceptions import MlflowException
 
-    store = Store(tracking_uri, expectations, prefix, recomputed)
+    store = Store(tracking_uri, expectations, prefix, context)
     result = GradingResult(expectations.target, expectations.title, tracking_uri)
     chosen = expectations.chosen(options)
     if only:
@@ -35,7 +35,11 @@ def grade(expectations: Expectations, tracking_uri: str, prefix: str = "", only:
         except MissingExperiment as exc:
             outcome = Outcome(False, "the experiment this check reads", str(exc))
         except MlflowException as exc:
-            outcome = Outcome(False, check.description, f"the tracking store refused a query: {str(exc).splitlines()[0][:200]}")
+            outcome = Outcome(False, check.description, f"the tracking store refused a query: {_first_line(exc)}")
+        except Unreadable as exc:
+            outcome = Outcome(False, check.description, str(exc))
+        except Exception as exc:  # e.g. a database a submission crafted: this check fails, not the others
+            outcome = Outcome(False, check.description, f"the check could not read the store ({type(exc).__name__}: {_first_line(exc)})")
         message = "" if outcome.passed else check.message.format(expected=outcome.expected, found=outcome.found)
         result.checks.append(CheckResult(
             id=check.id, description=check.description, points=check.points,
@@ -45,3 +49,8 @@ def grade(expectations: Expectations, tracking_uri: str, prefix: str = "", only:
         if outcome.note and outcome.note not in result.notes:
             result.notes.append(outcome.note)
     return result
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__

@@ -10,10 +10,8 @@ import importlib
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
-from course import paths
-from grading.store import value_of
+from grading.store import Unreadable, value_of
 
 
 @dataclass
@@ -191,7 +189,10 @@ def artifacts(store, spec) -> Outcome:
             if not matches:
                 problems.append(f"no artifact {pattern} (run has {', '.join(listed) or 'none'})")
             elif kind and kind != "any":
-                problem = _content_problem(kind, store.read_run_artifact(run.info.run_id, matches[0]))
+                try:
+                    problem = _content_problem(kind, store.read_run_artifact(run.info.run_id, matches[0]))
+                except Unreadable as exc:
+                    problem = f"was not read: {exc}"
                 if problem:
                     problems.append(f"{matches[0]} {problem}")
         return problems
@@ -212,7 +213,10 @@ def logged_model(store, spec) -> Outcome:
         if not models:
             return [f"no logged model{f' named {name!r}' if name else ''}"]
         model = max(models, key=lambda m: m.creation_timestamp)
-        meta = store.model_metadata(f"models:/{model.model_id}")
+        try:
+            meta = store.model_metadata(f"models:/{model.model_id}")
+        except Unreadable as exc:
+            return [f"its MLmodel file was not read: {exc}"]
         problems = []
         flavors = sorted((meta.get("flavors") or {}).keys())
         if flavor and flavor not in flavors:
@@ -273,7 +277,10 @@ def registered_model(store, spec) -> Outcome:
         return Outcome(False, expected, f"{alias!r} is version {version.version} from {_run_label(version_run)} "
                        f"({metric}={version_run.data.metrics[metric]:.6g}); best is {_run_label(best)} ({best_value:.6g})")
     if spec.get("signature", True):
-        meta = store.model_metadata(version.source) if version.source.startswith("models:/") else None
+        try:
+            meta = store.model_metadata(version.source) if version.source.startswith("models:/") else None
+        except Unreadable as exc:
+            return Outcome(False, expected, f"version {version.version}'s MLmodel file was not read: {exc}")
         if meta is not None and not meta.get("signature"):
             return Outcome(False, expected, f"version {version.version} has no signature")
     return Outcome(True, expected, f"{alias!r} is version {version.version} from {_run_label(version_run)}")
@@ -303,34 +310,30 @@ def dataset_input(store, spec) -> Outcome:
 def recomputed_metric(store, spec) -> Outcome:
     """Truthfulness: the logged metric equals the logged model's metric on the canonical data.
 
-    Models are loaded only in a sandbox, never here: the autograder's execution sandbox
-    recomputes them after the notebook ends (``store.recomputed``); any others are loaded
-    in a separate, limited process (grading.sandbox).
+    Models are never loaded here: grading.recompute copies each model's files out of the store,
+    a sandbox predicts, and the score is computed here from labels the sandbox never sees.
     """
+    from grading import recompute
+
     metric, tolerance, name, dataset = spec["metric"], spec.get("tolerance", 1e-6), spec.get("name"), spec["dataset"]
     expected = f"logged {metric} equal to the model's {metric} recomputed on the canonical test split (±{tolerance})"
     selected, missing = _runs(store, spec)
     if missing:
         return missing
-    model_of, folders = {}, []
+    model_of = {}
     for run in selected.runs:
         models = [m for m in store.logged_models(run.info.experiment_id, run.info.run_id) if not name or m.name == name]
         if models:
-            newest = max(models, key=lambda m: m.creation_timestamp)
-            model_of[run.info.run_id] = f"models:/{newest.model_id}"
-            folders.append(store.local_folder(newest.artifact_location))
+            model_of[run.info.run_id] = f"models:/{max(models, key=lambda m: m.creation_timestamp).model_id}"
     problems = [f"{_run_label(r)}: no logged model to recompute" for r in selected.runs if r.info.run_id not in model_of]
-    recomputed = {uri: store.recomputed[(dataset, uri)] for uri in model_of.values() if (dataset, uri) in store.recomputed}
-    pending = [uri for uri in model_of.values() if uri not in recomputed]
+    pending = [uri for uri in model_of.values() if (dataset, uri) not in store.recomputed]
     if pending:
-        more = _recompute_in_sandbox(store, spec, pending, [f for f in folders if f])
-        if more is None:
-            return Outcome(False, expected, "the models could not be recomputed in the sandbox")
-        recomputed.update(more)
+        for uri, answer in recompute.recompute(store, dataset, pending).items():
+            store.recomputed[(dataset, uri)] = answer
     for run in selected.runs:
         if run.info.run_id not in model_of:
             continue
-        answer = recomputed.get(model_of[run.info.run_id], {"error": "no result"})
+        answer = store.recomputed.get((dataset, model_of[run.info.run_id]), {"error": "no result"})
         logged = run.data.metrics.get(metric)
         if "error" in answer:
             problems.append(f"{_run_label(run)}: the model does not load or predict ({answer['error']})")
@@ -339,21 +342,6 @@ def recomputed_metric(store, spec) -> Outcome:
         elif abs(logged - answer[metric]) > tolerance:
             problems.append(f"{_run_label(run)}: logged {metric}={logged:.6g}, recomputed {answer[metric]:.6g}")
     return Outcome(not problems, expected, "; ".join(problems) or "equal", selected.note)
-
-
-def _recompute_in_sandbox(store, spec, uris: list[str], model_folders: list[Path]) -> dict | None:
-    """Load the models in a separate sandbox that sees the store and those models' folders, read-only."""
-    from grading import sandbox
-
-    database = paths.sqlite_file(store.uri)
-    local_store = [database.parent] if database is not None else []
-    done = sandbox.run_module("grading.recompute", [store.uri, spec["dataset"], *uris],
-                              timeout=spec.get("timeout", 300), network=store.uri.startswith("http"),
-                              readable=local_store + model_folders)
-    try:
-        return json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
-    except (json.JSONDecodeError, IndexError):
-        return None
 
 
 def python(store, spec) -> Outcome:

@@ -1,67 +1,78 @@
-"""Recompute logged models' metrics: ``python -m grading.recompute URI DATASET MODEL_URI...``.
+"""Truthfulness, grader side: recompute a logged model's metric without loading it here.
 
-Loading a model runs code from its files, so this module runs only inside the sandbox
-(see grading.sandbox and grading.execute_submission), never in the grader's process.
-The command prints one JSON object, ``{model_uri: {"accuracy": ...} | {"error": ...}}``.
+The model's files are copied out of the store (regular files only, capped in size), the
+sandbox loads them and predicts on the lab's test features (grading.predict), and this
+process scores the predictions against labels the sandbox never receives.
 """
 from __future__ import annotations
 
-import json
-import os
-import sys
+import shutil
 import tempfile
+from pathlib import Path
+
+MODEL_CAP = 200 * 1024 * 1024  # bytes of one model's files
 
 
-def warm_up() -> None:
-    """Import what loading and scoring a model needs, so that a later recompute is quick."""
-    import mlflow.pyfunc  # noqa: F401
-    import mlflow.sklearn  # noqa: F401
-    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-    import skops.io  # noqa: F401  (the sklearn flavor's default format)
-    import sklearn.linear_model  # noqa: F401
-    import sklearn.metrics  # noqa: F401
-
-
-def logged_model_uris(tracking_uri: str, limit: int = 50) -> list[str]:
-    """``models:/<id>`` for the newest logged models in every experiment of the store."""
-    from mlflow import MlflowClient
-    from mlflow.entities import ViewType
-
-    client = MlflowClient(tracking_uri=tracking_uri)
-    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL, max_results=1000)]
-    if not ids:
-        return []
-    models = client.search_logged_models(experiment_ids=ids, order_by=[{"field_name": "creation_time", "ascending": False}],
-                                         max_results=limit)
-    return [f"models:/{m.model_id}" for m in models]
-
-
-def recompute_one(tracking_uri: str, data, uri: str) -> dict:
-    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # only in a sandboxed process
-    import mlflow
+def score(dataset: str, predictions: list) -> dict:
     from sklearn.metrics import accuracy_score
 
-    X_test, y_test = data
-    mlflow.set_tracking_uri(tracking_uri)  # a models:/ URI is resolved through the default tracking URI
-    try:
-        # Loading from a local store writes beside the model; load a private copy instead,
-        # so the store can stay read-only to this process.
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp(), tracking_uri=tracking_uri)
-        # suppress_warnings: skips comparing the model's requirements with this environment (1-2 s)
-        model = mlflow.pyfunc.load_model(local, suppress_warnings=True)
-        return {"accuracy": float(accuracy_score(y_test, model.predict(X_test)))}
-    except Exception as exc:  # a learner's model may be anything; report, do not crash
-        return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
-
-
-def main(argv: list[str]) -> int:
-    tracking_uri, dataset, *model_uris = argv
     from grading.canonical import DATASETS
 
-    data = DATASETS[dataset]()
-    print(json.dumps({uri: recompute_one(tracking_uri, data, uri) for uri in model_uris}))
-    return 0
+    _, labels = DATASETS[dataset]()
+    if len(predictions) != len(labels):
+        return {"error": f"{len(predictions)} predictions for {len(labels)} test rows"}
+    try:
+        return {"accuracy": float(accuracy_score(labels, predictions))}
+    except (TypeError, ValueError) as exc:
+        return {"error": f"the predictions cannot be scored: {str(exc)[:150]}"}
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def recompute(store, dataset: str, uris: list[str]) -> dict[str, dict]:
+    """{model uri: {"accuracy": ...} | {"error": ...}} for each uri."""
+    from grading import harvest, sandbox
+
+    results: dict[str, dict] = {}
+    scratch = Path(tempfile.mkdtemp(prefix="recompute-"))
+    try:
+        scratch.chmod(0o755)
+        folders: dict[str, str] = {}
+        for number, uri in enumerate(uris):
+            target = scratch / f"m{number}"
+            problem = store.copy_model(uri, target, MODEL_CAP)
+            if problem:
+                results[uri] = {"error": problem}
+            else:
+                harvest.make_readable(target)
+                folders[str(target)] = uri
+        if folders:
+            box = sandbox.Sandbox(readable=[scratch], limits=store.sandbox_limits, uid=store.sandbox_uid)
+            done = box.run_module("grading.predict", [dataset, *folders])
+            answers = _read_report(done.stdout)
+            for folder, uri in folders.items():
+                answer = answers.get(folder)
+                if answer is None:
+                    why = "the recompute ran out of time" if done.timed_out else (
+                        "the recompute hit the memory limit" if "memory" in done.limits_hit else
+                        "loading the model ended the recompute")
+                    results[uri] = {"error": why}
+                elif "predictions" in answer and isinstance(answer["predictions"], list):
+                    results[uri] = score(dataset, answer["predictions"])
+                else:
+                    results[uri] = {"error": str(answer.get("error") or "no predictions")[:300]}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return results
+
+
+def _read_report(stdout: str) -> dict[str, dict]:
+    import json
+
+    answers = {}
+    for line in stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("model"), str):
+            answers.setdefault(record["model"], record)  # the first line per model counts
+    return answers

@@ -1,27 +1,35 @@
-"""Run untrusted work (a learner's notebook, or loading a learner's model) outside the grader.
+"""Run untrusted work (a learner's notebook, or a learner's model) outside the grader.
 
-Two modes, chosen by what the machine offers:
+Three modes, chosen by what the machine offers (``mode()``):
 
-- **bubblewrap** (``bwrap`` on PATH): the command runs in new PID, network, IPC and user
-  namespaces as ``nobody``, with the file system read-only except its own workspace. The
-  grader's output folder, the other submissions' workspaces and the solutions are hidden
-  behind empty tmpfs mounts. When the command's first process ends, or the call times out,
-  every process in the PID namespace dies with it, ``setsid`` or not. Only a loopback
-  network exists.
-- **process** (no bwrap, e.g. a laptop without it): the command runs in a session of its own;
-  the whole session, and every descendant seen while it ran, is killed at the end. Files and
-  network are not isolated in this mode.
+- **isolated** (``bwrap`` and ``setpriv`` on PATH, grader running as root, as in Gradescope):
+  bubblewrap builds a new root from an allow-list (the system's ``/usr`` and ``/etc``, the
+  Python install, the virtual environment and the course's runtime code), then ``setpriv``
+  drops to an unprivileged host uid of its own, with no capabilities and no_new_privs. The
+  work gets new PID, network (loopback only), IPC and UTS namespaces; every process in it
+  dies with it. A memory and a pids cgroup bound the whole tree (tmpfs included), and the
+  workspace is a size-capped tmpfs (see ``workspace``).
+- **bubblewrap** (bwrap without root, e.g. a laptop): the same allow-listed root in a user
+  namespace; the sandbox's uid is the caller's own uid, so only what is mounted is in sight.
+  No cgroups: memory is bounded per process (RLIMIT_AS), processes by RLIMIT_NPROC.
+- **process** (no bwrap): a session of its own, killed whole at the end, with rlimits and an
+  allow-listed environment. Files and network are not isolated.
 
-Both apply an address-space limit (memory) and a wall-clock timeout.
+Every mode builds the environment from an allow-list: nothing of the grader's reaches the work
+unless it is listed in ``PASSED_ENV`` or given explicitly.
 """
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import pwd
 import resource
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,19 +39,29 @@ import psutil
 
 from course import paths
 
-
-SCRATCH = "/var/tmp"
-
-
-HIDE_ENV = "COURSE_SANDBOX_HIDE"  # extra folders to hide, set by the autograder for a whole batch
-
-
-def _hidden_by_caller() -> list[str]:
-    return [p for p in os.environ.get(HIDE_ENV, "").split(os.pathsep) if p]
+PASSED_ENV = ("LANG", "LC_ALL", "TZ")  # harmless settings the work may inherit; nothing else is
+UID_BASE = int(os.environ.get("COURSE_SANDBOX_UID_BASE", "61000"))  # host uids with no account
+SCRATCH = "/tmp"  # inside the sandbox: the workspace's .scratch folder, or a capped tmpfs
+INSIDE = "/workspace"  # where the sandbox sees its workspace
+MASKED_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
+OUTPUT_CAP = 1024 * 1024  # bytes of stdout and stderr kept from the work
 
 
 def mode() -> str:
-    return "bubblewrap" if shutil.which("bwrap") and os.environ.get("COURSE_SANDBOX") != "process" else "process"
+    if os.environ.get("COURSE_SANDBOX") == "process" or not shutil.which("bwrap"):
+        return "process"
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        return "isolated"
+    return "bubblewrap"
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 600  # wall seconds for the whole command
+    memory_mb: int = 4096  # the whole tree, tmpfs included (per process without cgroups)
+    pids: int = 256  # processes and threads
+    disk_mb: int = 1024  # the workspace, and the largest file anywhere
+    scratch_mb: int = 512  # /tmp when there is no workspace
 
 
 @dataclass
@@ -53,66 +71,387 @@ class Outcome:
     stderr: str
     timed_out: bool = False
     seconds: float = 0.0
+    limits_hit: list[str] = field(default_factory=list)  # "memory", "processes", "output"
+
+
+# Uids -----------------------------------------------------------------------------
+
+class _UidPool:
+    """One host uid per running sandbox, so RLIMIT_NPROC and signals never cross submissions."""
+
+    def __init__(self, base: int):
+        self._base = base
+        self._used: set[int] = set()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> int:
+        with self._lock:
+            uid = self._base
+            while uid in self._used or _has_account(uid):
+                uid += 1
+            self._used.add(uid)
+            return uid
+
+    def release(self, uid: int) -> None:
+        with self._lock:
+            self._used.discard(uid)
+
+
+def _has_account(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+UIDS = _UidPool(UID_BASE)
+
+
+@contextlib.contextmanager
+def identity():
+    """A uid for one submission's sandboxes (isolated mode); None elsewhere."""
+    if mode() != "isolated":
+        yield None
+        return
+    uid = UIDS.acquire()
+    try:
+        yield uid
+    finally:
+        _kill_uid(uid)
+        UIDS.release(uid)
+
+
+def _kill_uid(uid: int) -> None:
+    for process in psutil.process_iter(["uids"]):
+        try:
+            if process.info["uids"] and process.info["uids"].real == uid:
+                process.kill()
+        except psutil.Error:
+            pass
+
+
+# Workspace ----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def workspace(path: Path, uid: int | None, disk_mb: int):
+    """A folder the work may write to. As root it is a tmpfs of disk_mb owned by uid (its pages
+    count against the memory cgroup of whoever writes them); elsewhere a plain folder."""
+    path = Path(path)
+    path.mkdir(mode=0o700)
+    mounted = False
+    if uid is not None:
+        options = f"size={disk_mb}m,nr_inodes=20000,mode=0700,uid={uid},gid={uid},nosuid,nodev"
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                                 capture_output=True).returncode == 0
+        if not mounted:
+            os.chown(path, uid, uid)
+    try:
+        yield path
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def workspace_is_capped(path: Path) -> bool:
+    return os.path.ismount(path)
+
+
+# Cgroups ------------------------------------------------------------------------------
+
+class _Cgroup:
+    """A memory and a pids cgroup (v1, or v2 when unified) for one command, when writable."""
+
+    def __init__(self, name: str, memory_mb: int, pids: int):
+        self.folders: list[Path] = []
+        self.v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+        try:
+            if self.v2:
+                folder = Path("/sys/fs/cgroup") / f"course-sandbox-{name}"
+                folder.mkdir()
+                self.folders.append(folder)
+                (folder / "memory.max").write_text(str(memory_mb * 1024 * 1024))
+                (folder / "memory.swap.max").write_text("0") if (folder / "memory.swap.max").exists() else None
+                (folder / "pids.max").write_text(str(pids))
+            else:
+                for controller, setting, value in (("memory", "memory.limit_in_bytes", memory_mb * 1024 * 1024),
+                                                   ("pids", "pids.max", pids)):
+                    folder = Path("/sys/fs/cgroup") / controller / f"course-sandbox-{name}"
+                    folder.mkdir()
+                    self.folders.append(folder)
+                    (folder / setting).write_text(str(value))
+        except OSError:
+            self.remove()
+            self.folders = []
+
+    @property
+    def active(self) -> bool:
+        return bool(self.folders)
+
+    def enter(self) -> None:
+        """Called in the child before exec: move it (and so all it starts) into the groups."""
+        for folder in self.folders:
+            (folder / "cgroup.procs").write_text(str(os.getpid()))
+
+    def limits_hit(self) -> list[str]:
+        hit = []
+        for folder in self.folders:
+            for events, key, what in (("memory.events", "oom_kill", "memory"), ("memory.oom_control", "oom_kill", "memory"),
+                                      ("pids.events", "max", "processes")):
+                counters = _counters(folder / events)
+                if counters.get(key, 0) > 0 and what not in hit:
+                    hit.append(what)
+        return hit
+
+    def kill_all(self) -> None:
+        for folder in self.folders:
+            for pid in _counters_lines(folder / "cgroup.procs"):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def remove(self) -> None:
+        for folder in self.folders:
+            for _ in range(50):  # the last processes may take a moment to leave
+                try:
+                    folder.rmdir()
+                    break
+                except OSError:
+                    self.kill_all()
+                    time.sleep(0.05)
+
+
+def _counters(path: Path) -> dict[str, int]:
+    try:
+        pairs = (line.split() for line in path.read_text().splitlines())
+        return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
+    except OSError:
+        return {}
+
+
+def _counters_lines(path: Path) -> list[int]:
+    try:
+        return [int(line) for line in path.read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+# The root file system ----------------------------------------------------------------
+
+_RUNTIME: Path | None = None
+_RUNTIME_LOCK = threading.Lock()
+
+
+def runtime() -> Path:
+    """The course code a sandbox may see: course/ and grading/ without the expectations, copied
+    once per grader process into a root-owned folder (lab sources, solutions, tests, the git
+    history and the expectations stay out of sight)."""
+    global _RUNTIME
+    with _RUNTIME_LOCK:
+        if _RUNTIME is None or not _RUNTIME.exists():
+            folder = Path(tempfile.mkdtemp(prefix="course-runtime-"))
+            os.chmod(folder, 0o755)
+            for package in ("course", "grading"):
+                shutil.copytree(paths.ROOT / package, folder / package,
+                                ignore=shutil.ignore_patterns("expectations", "__pycache__", "*.pyc"))
+            for file in folder.rglob("*"):
+                os.chmod(file, 0o755 if file.is_dir() else 0o644)
+            _RUNTIME = folder
+        return _RUNTIME
+
+
+def _system_binds() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    args += ["--ro-bind", "/etc", "/etc"]
+    for secret in MASKED_FILES:
+        if os.path.exists(secret):
+            args += ["--ro-bind", "/dev/null", secret]
+    return args
+
+
+def _python_binds() -> list[tuple[str, str]]:
+    """(source, target): the interpreter's install, the virtual environment, the course code."""
+    installs = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    binds = [(p, p) for p in sorted(installs)]
+    code = runtime()
+    binds += [(str(code / package), str(paths.ROOT / package)) for package in ("course", "grading")]
+    return binds
+
+
+def _parents(targets: list[str]) -> list[str]:
+    """Create every folder above the mount points as 0755, so the unprivileged uid can pass."""
+    made, args = set(), []
+    for target in targets:
+        parent = Path(target).parent
+        for folder in reversed([parent, *parent.parents]):
+            text = str(folder)
+            if text != "/" and text not in made:
+                made.add(text)
+                args += ["--perms", "0755", "--dir", text]
+    return args
+
+
+# The sandbox ------------------------------------------------------------------------------
+
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every sandbox this process is running (the first Ctrl-C of a batch)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 @dataclass
 class Sandbox:
-    workspace: Path | None = None  # the only writable folder (bubblewrap mode)
-    hide: list[Path] = field(default_factory=list)  # folders replaced by empty tmpfs mounts
-    readable: list[Path] = field(default_factory=list)  # folders inside hidden ones to show read-only
-    memory_mb: int = 4096
-    timeout: float = 600
+    workspace: Path | None = None  # the only writable folder; its .scratch is the sandbox's /tmp
+    readable: list[Path] = field(default_factory=list)  # extra folders shown read-only, same path
+    limits: Limits = field(default_factory=Limits)
     network: bool = False  # False: loopback only
+    uid: int | None = None  # isolated mode: the host uid to run as (see identity())
+
+    @property
+    def inside(self) -> Path | None:
+        """Where the work sees its workspace: /workspace in a bubblewrap mode, its own path otherwise."""
+        if self.workspace is None:
+            return None
+        return Path(INSIDE) if mode() != "process" else self.workspace
 
     def command(self, argv: list[str]) -> list[str]:
-        if mode() != "bubblewrap":
+        current = mode()
+        if current == "process":
             return argv
-        # /var/tmp becomes the sandbox's scratch space; /tmp stays visible read-only, since stores live there too.
-        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", SCRATCH]
-        for folder in [*self.hide, *_hidden_by_caller(), paths.SOLUTIONS]:
-            if Path(folder).exists():
-                cmd += ["--tmpfs", str(folder)]
-        for folder in self.readable:
-            if Path(folder).exists():
-                cmd += ["--ro-bind", str(folder), str(folder)]
+        cmd = ["bwrap", "--tmpfs", "/", *_system_binds(), "--proc", "/proc", "--dev", "/dev"]
         if self.workspace is not None:
-            cmd += ["--bind", str(self.workspace), str(self.workspace), "--chdir", str(self.workspace)]
-        cmd += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-user", "--uid", "65534", "--gid", "65534",
+            scratch = str(self.workspace / ".scratch")
+            cmd += ["--bind", str(self.workspace), INSIDE, "--bind", scratch, SCRATCH, "--bind", scratch, "/var/tmp",
+                    "--bind", scratch, "/dev/shm"]
+        else:
+            size = str(self.limits.scratch_mb * 1024 * 1024)
+            cmd += ["--perms", "1777", "--size", size, "--tmpfs", SCRATCH]
+        # Mounted after /tmp, so that a course or a Python under /tmp (a CI clone) stays in sight.
+        binds = _python_binds() + [(str(p), str(p)) for p in self.readable if Path(p).exists()]
+        cmd += _parents([t for _, t in binds])
+        for source, target in binds:
+            cmd += ["--ro-bind", source, target]
+        cmd += ["--chdir", INSIDE if self.workspace is not None else SCRATCH,
+                "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                 "--die-with-parent", "--new-session"]
         if not self.network:
             cmd += ["--unshare-net"]
-        return cmd + ["--", *argv]
+        if current == "isolated":
+            uid = str(self.uid if self.uid is not None else UID_BASE)
+            return cmd + ["--", "setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--no-new-privs",
+                          "--bounding-set", "-all", "--inh-caps", "-all", "--", *argv]
+        return cmd + ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--", *argv]
+
+    def environment(self, extra: dict | None) -> dict:
+        passed = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        home = SCRATCH if mode() != "process" else tempfile.gettempdir()
+        base = {
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "LANG": "C.UTF-8", "HOME": home, "TMPDIR": home, "MPLCONFIGDIR": f"{home}/matplotlib",
+            "MPLBACKEND": "Agg", "JUPYTER_RUNTIME_DIR": f"{home}/jupyter-runtime", "IPYTHONDIR": f"{home}/ipython",
+            "JUPYTER_PLATFORM_DIRS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        return {**base, **passed, **(extra or {})}
 
     def run(self, argv: list[str], env: dict | None = None) -> Outcome:
-        limit = self.memory_mb * 1024 * 1024
+        if self.workspace is not None:
+            self._prepare_scratch()
+        cgroup = _Cgroup(f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}", self.limits.memory_mb,
+                         self.limits.pids) if mode() == "isolated" else None
+        limits = self.limits
 
-        def limits() -> None:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        def enter() -> None:  # in the child, before exec: bounds that every descendant inherits
+            if cgroup is not None and cgroup.active:
+                cgroup.enter()
+            memory = limits.memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            if cgroup is not None:  # the uid is this sandbox's own, so the count is too
+                resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))
+            disk = limits.disk_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-        # Inside bubblewrap the home folder is read-only; caches go to the sandbox's own /tmp.
-        scratch = {"HOME": SCRATCH, "MPLCONFIGDIR": SCRATCH, "TMPDIR": SCRATCH} if mode() == "bubblewrap" else {}
         started = time.perf_counter()
-        process = subprocess.Popen(
-            self.command(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **scratch, **(env or {})}, cwd=self.workspace, start_new_session=True,
-            preexec_fn=limits,
-        )
+        process = subprocess.Popen(self.command(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=self.environment(env), cwd=self.workspace,
+                                   start_new_session=True, preexec_fn=enter)
+        with _RUNNING_LOCK:
+            _RUNNING.add(process)
         seen = _Descendants(process.pid)
+        out, err = _CappedReader(process.stdout), _CappedReader(process.stderr)
         timed_out = False
         try:
-            out, err = process.communicate(timeout=self.timeout)
+            process.wait(timeout=self.limits.timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_all(process, seen)
-            out, err = process.communicate()
         finally:
             _kill_all(process, seen)
+            if cgroup is not None:
+                cgroup.kill_all()
+            process.wait()
             seen.stop()
-        return Outcome(None if timed_out else process.returncode, out, err, timed_out, time.perf_counter() - started)
+            with _RUNNING_LOCK:
+                _RUNNING.discard(process)
+        stdout, stderr = out.text(), err.text()
+        hit = cgroup.limits_hit() if cgroup is not None else []
+        if cgroup is not None:
+            cgroup.remove()
+        if out.dropped or err.dropped:
+            hit.append("output")
+        return Outcome(None if timed_out else process.returncode, stdout, stderr, timed_out,
+                       time.perf_counter() - started, hit)
+
+    def _prepare_scratch(self) -> None:
+        scratch = self.workspace / ".scratch"
+        if scratch.is_symlink() or (scratch.exists() and not scratch.is_dir()):
+            scratch.unlink()  # planted by an earlier run in this workspace: never follow it
+        scratch.mkdir(exist_ok=True)
+        if self.uid is not None and mode() == "isolated":
+            os.chown(scratch, self.uid, self.uid, follow_symlinks=False)
+        else:
+            os.chmod(scratch, 0o1777)
 
     def run_module(self, module: str, args: list[str], env: dict | None = None) -> Outcome:
-        # -P: the working folder (a workspace the learner writes to) is not put on sys.path.
-        return self.run([sys.executable, "-P", "-m", module, *args], env)
+        # -I: no user site, no PYTHON* variables, and the working folder is not on sys.path.
+        return self.run([sys.executable, "-I", "-m", module, *args], env)
+
+
+class _CappedReader:
+    """Drain a pipe in a thread, keeping the first OUTPUT_CAP bytes: the work cannot fill the
+    grader's memory by printing."""
+
+    def __init__(self, pipe):
+        self._chunks: list[bytes] = []
+        self._kept = 0
+        self.dropped = False
+        self._thread = threading.Thread(target=self._drain, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, pipe) -> None:
+        with pipe:
+            while chunk := pipe.read1(65536) if hasattr(pipe, "read1") else pipe.read(65536):
+                room = OUTPUT_CAP - self._kept
+                if room > 0:
+                    self._chunks.append(chunk[:room])
+                    self._kept += min(room, len(chunk))
+                if len(chunk) > room:
+                    self.dropped = True
+
+    def text(self) -> str:
+        self._thread.join(timeout=5)
+        return b"".join(self._chunks).decode("utf-8", errors="replace")
 
 
 class _Descendants:
@@ -138,19 +477,20 @@ class _Descendants:
 
 
 def _kill_all(process: subprocess.Popen, seen: _Descendants) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     for pid in list(seen.pids):
-        try:
+        with contextlib.suppress(psutil.Error):
             psutil.Process(pid).kill()
-        except psutil.Error:
-            pass
 
 
-def run_module(module: str, args: list[str], timeout: float = 300, memory_mb: int = 4096,
-               env: dict | None = None, network: bool = True, readable: list[Path] | None = None) -> Outcome:
-    """``python -m module args`` in a sandbox with no workspace (read-only file system)."""
-    box = Sandbox(timeout=timeout, memory_mb=memory_mb, network=network, readable=list(readable or []))
-    return box.run_module(module, args, env)
+def finite_positive(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def run_module(module: str, args: list[str], limits: Limits | None = None, env: dict | None = None,
+               network: bool = False, readable: list[Path] | None = None) -> Outcome:
+    """``python -m module args`` in a sandbox with no workspace (read-only, with a capped /tmp)."""
+    with identity() as uid:
+        box = Sandbox(limits=limits or Limits(timeout=300), network=network, readable=list(readable or []), uid=uid)
+        return box.run_module(module, args, env)

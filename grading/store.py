@@ -5,6 +5,7 @@ lists the whole store, writes to it, or loads a model.
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,20 +24,42 @@ class MissingExperiment(Exception):
     pass
 
 
+class Unreadable(Exception):
+    """An artifact the grader will not read: too large, outside the store, not a regular file."""
+
+
+ARTIFACT_CAP = 20 * 1024 * 1024  # bytes of one artifact the grader reads into memory
+
+
+@dataclass
+class Context:
+    """How a store is graded: `confine` keeps every local artifact path inside that folder (a
+    submission's store, whose database could name any path); the sandbox settings are for
+    loading its models."""
+    confine: Path | None = None
+    relocate: tuple[str, str] | None = None  # (folder the database names, where its copy is)
+    sandbox_uid: int | None = None
+    sandbox_limits: object = None
+
+
 class Store:
     def __init__(self, tracking_uri: str, expectations: Expectations, prefix: str = "",
-                 recomputed: dict | None = None):
+                 context: Context | None = None):
         from mlflow import MlflowClient
+
+        from grading import sandbox
 
         self.uri = tracking_uri
         self.expectations = expectations
         self.prefix = prefix
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.context = context or Context()
+        self.sandbox_uid = self.context.sandbox_uid
+        self.sandbox_limits = self.context.sandbox_limits or sandbox.Limits(timeout=300)
         self._experiments: dict = {}
         self._selections: dict[str, Selected] = {}
         self._repos: dict = {}
-        # (dataset, model uri) -> {"accuracy": ...} or {"error": ...}, recomputed in a sandbox earlier
-        self.recomputed = dict(recomputed or {})
+        self.recomputed: dict = {}  # (dataset, model uri) -> {"accuracy": ...} or {"error": ...}
 
     # Experiments -----------------------------------------------------------------
     def experiment_name(self, key: str) -> str:
@@ -114,16 +137,52 @@ class Store:
         return sorted(found)
 
     def read_run_artifact(self, run_id: str, path: str) -> bytes:
-        with tempfile.TemporaryDirectory() as tmp:
-            local = self._artifact_repo_for_run(run_id).download_artifacts(path, dst_path=tmp)
-            return Path(local).read_bytes()
+        repo = self._artifact_repo_for_run(run_id)
+        parent = path.rpartition("/")[0] or None
+        sizes = {i.path: i.file_size for i in repo.list_artifacts(parent)}
+        if (sizes.get(path) or 0) > ARTIFACT_CAP:
+            raise Unreadable(f"{path} is {sizes[path] / 1e6:.1f} MB; the grader reads files up to {ARTIFACT_CAP / 1e6:.0f} MB")
+        return self._read_capped(lambda tmp: repo.download_artifacts(path, dst_path=tmp))
 
     def read_text(self, uri: str) -> str:
         from mlflow.artifacts import download_artifacts
 
+        resolved = self._resolve(uri)
+        return self._read_capped(lambda tmp: download_artifacts(artifact_uri=resolved, dst_path=tmp,
+                                                                tracking_uri=self.uri)).decode()
+
+    def _read_capped(self, download) -> bytes:
+        from grading import harvest
+
         with tempfile.TemporaryDirectory() as tmp:
-            local = download_artifacts(artifact_uri=self._resolve(uri), dst_path=tmp, tracking_uri=self.uri)
-            return Path(local).read_text()
+            try:
+                return harvest.read_file(Path(download(tmp)), ARTIFACT_CAP)
+            except harvest.Refused as exc:
+                raise Unreadable(str(exc)) from None
+
+    def copy_model(self, uri: str, target: Path, cap: int) -> str | None:
+        """Copy a logged model's files into target (a new folder); the problem, or None."""
+        from grading import harvest
+
+        try:
+            resolved = self._resolve(uri)
+        except Unreadable as exc:
+            return str(exc)
+        folder = self.local_folder(resolved)
+        try:
+            if folder is not None:
+                copied = harvest.copy_tree(folder, target, cap, cap)
+                if copied.skipped:
+                    return "the model's files were not copied: " + "; ".join(copied.skipped[:3])
+                return None
+            from mlflow.artifacts import download_artifacts
+
+            download_artifacts(artifact_uri=resolved, dst_path=str(target), tracking_uri=self.uri)
+            return None
+        except (OSError, harvest.Refused) as exc:
+            return f"the model's files cannot be read: {exc}"
+        except Exception as exc:  # a remote store's own errors
+            return f"the model's files cannot be downloaded: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
 
     def _artifact_repo_for_run(self, run_id: str):
         """One repository per run: listing and reading a run's files then cost one get_run, not one each."""
@@ -137,7 +196,7 @@ class Store:
 
     def local_folder(self, uri: str) -> Path | None:
         """The local folder behind an artifact URI, or None when it is remote."""
-        resolved = self._resolve(uri)
+        resolved = uri
         if resolved.startswith("file://"):
             from urllib.parse import unquote, urlparse
 
@@ -150,11 +209,29 @@ class Store:
         if uri.startswith("mlflow-artifacts:") and self.uri.startswith("sqlite:///"):
             from course.tracking import artifact_root_for
 
-            return (artifact_root_for(self.uri) / uri.split(":", 1)[1].lstrip("/")).as_uri()
+            return self._confined((artifact_root_for(self.uri) / uri.split(":", 1)[1].lstrip("/")).as_uri())
         if uri.startswith("models:/"):
             model = self.client.get_logged_model(uri[len("models:/"):].split("/")[0])
             rest = uri[len("models:/") + len(model.model_id):]
             return self._resolve(model.artifact_location) + rest
+        return self._confined(uri)
+
+    def _confined(self, uri: str) -> str:
+        """A submission's database may name any location: only its own folder is read."""
+        root = self.context.confine
+        if root is None:
+            return uri
+        folder = self.local_folder(uri)
+        if folder is not None and self.context.relocate:
+            seen_as, copy = self.context.relocate
+            if folder == Path(seen_as) or Path(seen_as) in folder.parents:
+                folder = Path(copy) / folder.relative_to(seen_as)
+                uri = folder.as_uri()
+        if folder is None:
+            raise Unreadable(f"{uri} is not in the submission's store")
+        real, inside = os.path.realpath(folder), os.path.realpath(root)
+        if os.path.commonpath([real, inside]) != inside:
+            raise Unreadable(f"{uri} is outside the submission's store")
         return uri
 
 

@@ -1,0 +1,117 @@
+"""Load learners' models and predict, inside the sandbox: ``python -I -m grading.predict DATASET DIR...``.
+
+Loading a model runs code from its files, so this runs only in a sandbox (grading.recompute
+starts it). This process imports MLflow and scikit-learn before any learner's code exists,
+then forks one child per model. Each child loads one model and sends its predictions back on a
+pipe of its own; this process writes the one report line per model. So a model's code can
+change only its own predictions, never the report, another model's result or the score, which
+the grader computes outside from the labels (they never enter the sandbox).
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+PREDICTIONS_CAP = 16 * 1024 * 1024  # bytes of one model's predictions
+MODEL_SECONDS = 120  # to load one model and predict
+
+
+def warm_up() -> None:
+    """Import what loading and scoring a model needs, so each child starts with it."""
+    import mlflow.pyfunc  # noqa: F401
+    import mlflow.sklearn  # noqa: F401
+    import skops.io  # noqa: F401  (the sklearn flavor's default format)
+    import sklearn.linear_model  # noqa: F401
+
+
+def predict_in_child(folder: str, features, write_fd: int) -> None:
+    """The child: load the model from a private copy (loading may write beside it), predict, send."""
+    import numpy as np
+
+    try:
+        import mlflow.pyfunc
+
+        local = shutil.copytree(folder, tempfile.mkdtemp() + "/model", symlinks=True)
+        # suppress_warnings: skips comparing the model's requirements with this environment (1-2 s)
+        model = mlflow.pyfunc.load_model(local, suppress_warnings=True)
+        answer = {"predictions": np.asarray(model.predict(features)).ravel().tolist()}
+    except BaseException as exc:  # a learner's model may be anything; report, do not crash
+        answer = {"error": f"{type(exc).__name__}: {_first_line(exc)}"}
+    try:
+        payload = json.dumps(answer, default=str).encode()
+    except (TypeError, ValueError):
+        payload = json.dumps({"error": "the predictions are not numbers or labels"}).encode()
+    with os.fdopen(write_fd, "wb") as pipe:
+        pipe.write(payload)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else ""
+
+
+def run_one(folder: str, features, private_fd: int) -> dict:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        os.close(private_fd)  # the report is this process's alone
+        try:
+            predict_in_child(folder, features, write_fd)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    received, deadline, over = bytearray(), time.monotonic() + MODEL_SECONDS, False
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([pipe], [], [], left)
+            if not ready:
+                break
+            chunk = pipe.read(65536)
+            if not chunk:
+                break
+            received += chunk[:max(0, PREDICTIONS_CAP - len(received))]
+            over = over or len(received) >= PREDICTIONS_CAP
+    finished = time.monotonic() < deadline
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    if not finished:
+        return {"error": f"loading the model and predicting took longer than {MODEL_SECONDS} s"}
+    if over:
+        return {"error": f"the predictions were larger than {PREDICTIONS_CAP // (1024 * 1024)} MB"}
+    try:
+        answer = json.loads(bytes(received))
+    except ValueError:
+        return {"error": "loading the model ended the process"}
+    return answer if isinstance(answer, dict) else {"error": "no predictions"}
+
+
+def main(argv: list[str]) -> int:
+    dataset, *folders = argv
+    report = os.fdopen(os.dup(1), "w", buffering=1)  # private: children never hold it
+    os.dup2(2, 1)
+    from grading.execute_submission import PR_SET_DUMPABLE, _prctl
+
+    _prctl(PR_SET_DUMPABLE, 0)  # a child running a model's code cannot trace this process
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # only here, in the sandbox
+    warm_up()
+    from grading.canonical import DATASETS
+
+    features, _ = DATASETS[dataset]()
+    for folder in folders:
+        report.write(json.dumps({"model": folder, **run_one(folder, features, report.fileno())}) + "\n")
+    report.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
