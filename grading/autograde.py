@@ -16,7 +16,6 @@ import math
 import os
 import re
 import shutil
-import sqlite3
 import stat
 import tempfile
 import threading
@@ -27,7 +26,7 @@ from pathlib import Path
 import nbformat
 
 from course import paths
-from grading import atomic, execute_submission, expectations, grader, harvest, render, sandbox
+from grading import atomic, execute_submission, expectations, grader, harvest, readonly, render, sandbox
 from grading.errors import UsageError
 from grading.results import CheckResult, GradingResult
 from grading.store import Context
@@ -35,6 +34,7 @@ from grading.store import Context
 GRADEBOOK_COLUMNS = ("student", "submission", "score", "max_score", "status", "message")
 NOTEBOOK_CAP = 20 * 1024 * 1024  # bytes of a submitted notebook
 RECOMPUTE_SECONDS = 120  # for loading and scoring a submission's models
+LEFT_IN_WORKSPACE = frozenset({".scratch", "submission.ipynb", "executed.ipynb"})  # not part of the store
 SANDBOX_SLACK = 30  # seconds beyond the notebook's own deadline, to start and stop the sandbox
 
 
@@ -241,7 +241,7 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
     status["limits"] = _limits_hit(done, status, workspace, limits)
     executed = _harvest_executed(workspace, limits, status)
     # Runs logged before a crash or a timeout still count: grade whatever the store holds.
-    return status, _grade_store(spec, workspace, inside / "store", private, limits, uid, status), executed
+    return status, _grade_store(spec, workspace, inside, private, limits, uid, status), executed
 
 
 def _limits_hit(done, status: dict, workspace: Path, limits: Limits) -> list[str]:
@@ -270,42 +270,25 @@ def _harvest_executed(workspace: Path, limits: Limits, status: dict) -> bytes | 
 
 
 def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Limits, uid, status: dict) -> GradingResult:
-    source = workspace / "store"
-    try:
-        copied = harvest.copy_tree(source, private / "store", limits.disk_mb * 1024 * 1024, limits.disk_mb * 1024 * 1024)
-    except OSError:
-        return _nothing_earned(spec, "the notebook replaced its tracking store folder")
+    """Grade a private copy of the workspace (the store, and artifacts wherever in it MLflow put
+    them), confined to that copy."""
+    copy = private / "workspace"
+    cap = limits.disk_mb * 1024 * 1024
+    copied = harvest.copy_tree(workspace, copy, cap, cap, leave_out=LEFT_IN_WORKSPACE)
     if copied.skipped:
         status["limits"].append("left out of the store: " + "; ".join(copied.skipped[:3]))
-    database = private / "store" / "mlflow.db"
+    if not (copy / "store").is_dir():
+        return _nothing_earned(spec, "the notebook replaced its tracking store folder")
+    database = copy / "store" / "mlflow.db"
     if not database.exists():
         return _nothing_earned(spec, "the notebook logged nothing: it never opened its tracking store")
-    problem = mlflow_database_problem(database)
-    if problem:
-        return _nothing_earned(spec, f"the notebook's tracking store {problem}")
+    if readonly.store_problem(database, paths.sqlite_uri(copy / "store")):
+        return _nothing_earned(spec, "the notebook's tracking store is not a current MLflow database")
+    readonly.protect(database)
     # Paths in the database are the sandbox's; they are read from the private copy.
-    context = Context(confine=private / "store", relocate=(str(seen_as), str(private / "store")), sandbox_uid=uid, sandbox_limits=sandbox.Limits(
+    context = Context(confine=copy, relocate=(str(seen_as), str(copy)), sandbox_uid=uid, sandbox_limits=sandbox.Limits(
         timeout=RECOMPUTE_SECONDS, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
-    return grader.grade(spec, paths.sqlite_uri(private / "store"), context=context)
-
-
-def mlflow_database_problem(database: Path) -> str | None:
-    """Why a file is not an MLflow SQLite store MLflow could open without writing, or None."""
-    try:
-        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error as exc:
-        return f"cannot be read as a SQLite database ({exc})"
-    try:
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"alembic_version", "experiments", "runs", "metrics", "params"} <= tables:
-            return "is not an MLflow database"
-        if not connection.execute("SELECT 1 FROM experiments WHERE experiment_id = 0").fetchone():
-            return "has no default experiment"
-    except sqlite3.Error as exc:
-        return f"cannot be read as a SQLite database ({exc})"
-    finally:
-        connection.close()
-    return None
+    return grader.grade(spec, paths.sqlite_uri(copy / "store"), context=context)
 
 
 def read_report(stdout: str) -> dict | None:
@@ -352,15 +335,22 @@ STOPPED_PART_WAY = ("error", "timeout", "killed")  # it ran, so it may have logg
 
 
 def execution_summary(status: dict) -> str:
-    """How the notebook ended, in one paragraph; empty when it ran to the end."""
+    """How the notebook ended and which limits it hit, in one paragraph; empty when all went well."""
+    limits = " ".join(f"{_capital(hit)}." for hit in status.get("limits") or [])
     if status["status"] == "completed":
-        return ""
+        return limits
     still = f" {STILL_GRADED}" if status["status"] in STOPPED_PART_WAY else ""
-    return f"{_heading(status)}: {_status_line(status)}.{still}"
+    return f"{_heading(status)}: {_status_line(status)}.{still}" + (f" {limits}" if limits else "")
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def feedback(result: GradingResult, status: dict) -> str:
     lines = [render.markdown(result).rstrip(), ""]
+    if status.get("limits"):
+        lines += ["## Limits", "", *[f"- {_capital(hit)}." for hit in status["limits"]], ""]
     if status["status"] != "completed":
         lines += [f"## {_heading(status)}", "", _status_line(status)]
         if status.get("source"):

@@ -74,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the results")
     grade.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: cores)")
     grade.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="per notebook, and per cell (default 600)")
-    grade.add_argument("--memory-mb", type=int, default=4096, metavar="MB", help="memory limit per submission (default 4096)")
+    grade.add_argument("--memory-mb", type=int, default=4096, metavar="MB",
+                       help="memory limit per submission, tmpfs included (default 4096)")
+    grade.add_argument("--disk-mb", type=int, default=1024, metavar="MB", help="workspace size per submission (default 1024)")
+    grade.add_argument("--output-mb", type=int, default=5, metavar="MB",
+                       help="output a notebook may print before the rest is dropped (default 5)")
     grade.add_argument("--force", action="store_true", help="grade again students who already have results")
     grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="notebook files, or folders of them")
@@ -92,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(handler=_doctor)
 
     listing = commands.add_parser("list", help="list the sections and labs with their checks and points")
+    listing.add_argument("--expectations", type=Path, default=None, metavar="DIR", help=argparse.SUPPRESS)  # tests
     listing.set_defaults(handler=_list)
     return parser
 
@@ -137,11 +142,15 @@ def _check(args) -> int:
     import time
 
     from course.tracking import resolve_uri
-    from grading import expectations, grader, reachability
+    from grading import expectations, grader, reachability, readonly
 
     spec = expectations.load(args.target)
     uri = args.tracking_uri or resolve_uri("")[0]
-    reachability.ensure_reachable(uri)
+    if uri.startswith("sqlite:"):  # check only reads; MLflow would create or migrate a database
+        readonly.protect(readonly.require_store(uri))
+        reachability.probe_store(uri)
+    else:
+        reachability.ensure_reachable(uri)
     started = time.perf_counter()
     options = {"reproduce"} if args.reproduce else set()
     result = grader.grade(spec, uri, args.experiment_prefix, only=args.only, options=options)
@@ -161,14 +170,22 @@ def _grade(args) -> int:
     from grading import autograde, expectations
 
     expectations.load(args.lab)  # an unknown lab is a usage error before anything runs
-    if args.workers < 1 or args.timeout <= 0 or args.memory_mb < 256:
-        raise UsageError("--workers must be at least 1, --timeout positive and --memory-mb at least 256")
+    limits = autograde.Limits(timeout=args.timeout, memory_mb=args.memory_mb, disk_mb=args.disk_mb,
+                              output_mb=args.output_mb)
+    problem = limits.problem() or ("--workers must be between 1 and 64" if not 1 <= args.workers <= 64 else None)
+    if problem:
+        raise UsageError(problem)
     submissions = autograde.discover(args.submissions)
+    from grading import sandbox
+
+    lines, problem = sandbox.guarantees()
+    if problem:
+        raise UsageError(problem)
+    print("; ".join(lines), flush=True)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {args.out}: {exc.strerror}") from None
-    limits = autograde.Limits(timeout=args.timeout, memory_mb=args.memory_mb)
     skipped = [] if args.force else [s.student for s in submissions if autograde.already_graded(args.out, s)]
     rows = autograde.grade_batch(args.lab, submissions, args.out.resolve(), args.workers, limits,
                                  force=args.force, progress=not args.no_progress)
@@ -202,13 +219,22 @@ def _doctor(args) -> int:
 def _list(args) -> int:
     from grading import expectations
 
-    for target in expectations.targets():
-        spec = expectations.load(target)
+    folder = args.expectations or expectations.FOLDER
+    problems = []
+    for target in expectations.targets(folder):
+        try:
+            spec = expectations.load(target, folder)
+        except UsageError as exc:  # one bad file must not hide the others
+            problems.append(str(exc))
+            continue
         print(f"{target}  {spec.title}  ({spec.max_score:g} points)")
         for check in spec.checks:
             when = f"  (with --{check.when})" if check.when else ""
             print(f"  {check.id:<22} {check.points:>3g}  {check.description}{when}")
-    return 0
+    sys.stdout.flush()
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 2 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,5 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
     except KeyboardInterrupt:
-        print("interrupted; executed notebooks so far are kept", file=sys.stderr)
+        kept = "finished results are kept; run the same command to grade the rest" if args.command == "grade" \
+            else "executed notebooks so far are kept"
+        print(f"interrupted; {kept}", file=sys.stderr)
         return 130

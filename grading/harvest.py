@@ -56,21 +56,23 @@ def read_file(path: Path, cap: int) -> bytes:
     return data
 
 
-def copy_tree(source: Path, target: Path, total_cap: int, file_cap: int, max_files: int = 20000) -> Copied:
-    """Copy the regular files and folders under source into a new folder target."""
+def copy_tree(source: Path, target: Path, total_cap: int, file_cap: int, max_files: int = 20000,
+              leave_out: frozenset[str] = frozenset()) -> Copied:
+    """Copy the regular files and folders under source (but the top-level names in leave_out)
+    into a new folder target."""
     copied = Copied()
     top = os.open(source, _OPEN_DIR)
     try:
-        _copy_dir(top, Path(target), copied, total_cap, file_cap, max_files, "")
+        _copy_dir(top, Path(target), copied, total_cap, file_cap, max_files, "", leave_out)
     finally:
         os.close(top)
     return copied
 
 
 def _copy_dir(dir_fd: int, target: Path, copied: Copied, total_cap: int, file_cap: int, max_files: int,
-              prefix: str) -> None:
+              prefix: str, leave_out: frozenset[str] = frozenset()) -> None:
     target.mkdir(mode=0o700)
-    for entry in sorted(os.listdir(dir_fd)):
+    for entry in sorted(set(os.listdir(dir_fd)) - leave_out):
         name = f"{prefix}{entry}"
         info = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
         if stat.S_ISDIR(info.st_mode):

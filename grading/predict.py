@@ -48,7 +48,7 @@ def predict_in_child(folder: str, features, write_fd: int) -> None:
     except (TypeError, ValueError):
         payload = json.dumps({"error": "the predictions are not numbers or labels"}).encode()
     with os.fdopen(write_fd, "wb") as pipe:
-        pipe.write(payload)
+        pipe.write(b"\n" + payload + b"\n")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -88,9 +88,13 @@ def run_one(folder: str, features, private_fd: int) -> dict:
         return {"error": f"loading the model and predicting took longer than {MODEL_SECONDS} s"}
     if over:
         return {"error": f"the predictions were larger than {PREDICTIONS_CAP // (1024 * 1024)} MB"}
+    # The answer is the child's last line: what the model's own code wrote before it does not count.
+    lines = bytes(received).strip().splitlines()
     try:
-        answer = json.loads(bytes(received))
+        answer = json.loads(lines[-1]) if lines else None
     except ValueError:
+        answer = None
+    if answer is None:
         return {"error": "loading the model ended the process"}
     return answer if isinstance(answer, dict) else {"error": "no predictions"}
 

@@ -29,7 +29,7 @@ def ensure_reachable(uri: str, timeout: float = 10.0) -> None:
             f"{uri} is a file store, which MLflow refuses since 3.13; use sqlite:///ABSOLUTE/PATH/mlflow.db"
         )
     else:
-        _check_database(uri, timeout)
+        probe_store(uri, timeout)
 
 
 def _check_server(uri: str, timeout: float) -> None:
@@ -107,7 +107,8 @@ def _check_sqlite(uri: str) -> None:
         raise UsageError(f"cannot create the folder for {uri}: {exc.strerror}; choose a writable path") from None
 
 
-def _check_database(uri: str, timeout: float) -> None:
+def probe_store(uri: str, timeout: float = 10.0) -> None:
+    """Open the store with MLflow's client and make one query, within the timeout."""
     from mlflow import MlflowClient
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -118,6 +119,9 @@ def _check_database(uri: str, timeout: float) -> None:
         raise UsageError(f"the tracking store {uri} did not answer within {timeout:.0f} s; is the database running?") from None
     except Exception as exc:  # drivers raise many types; the first line says enough
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "out-of-date database schema" in first:
+            raise UsageError(f"the tracking store {uri} has an older schema than this MLflow's; "
+                             f"back it up, then run `mlflow db upgrade {uri}`") from None
         raise UsageError(f"cannot use the tracking store {uri}: {first[:200]}") from None
     finally:
         pool.shutdown(wait=False)

@@ -21,6 +21,7 @@ unless it is listed in ``PASSED_ENV`` or given explicitly.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import math
 import os
 import pwd
@@ -77,24 +78,30 @@ class Outcome:
 # Uids -----------------------------------------------------------------------------
 
 class _UidPool:
-    """One host uid per running sandbox, so RLIMIT_NPROC and signals never cross submissions."""
+    """One host uid per running sandbox, so RLIMIT_NPROC and signals never cross submissions.
+    A uid is taken with a lock file, so grader processes running side by side never share one."""
+
+    LOCKS = Path(tempfile.gettempdir()) / "course-sandbox-uids"
 
     def __init__(self, base: int):
         self._base = base
-        self._used: set[int] = set()
-        self._lock = threading.Lock()
 
-    def acquire(self) -> int:
-        with self._lock:
-            uid = self._base
-            while uid in self._used or _has_account(uid):
-                uid += 1
-            self._used.add(uid)
-            return uid
+    def acquire(self) -> tuple[int, int]:
+        self.LOCKS.mkdir(mode=0o700, exist_ok=True)
+        uid = self._base
+        while True:
+            if not _has_account(uid):
+                fd = os.open(self.LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return uid, fd
+                except BlockingIOError:
+                    os.close(fd)
+            uid += 1
 
-    def release(self, uid: int) -> None:
-        with self._lock:
-            self._used.discard(uid)
+    @staticmethod
+    def release(fd: int) -> None:
+        os.close(fd)  # closing drops the lock
 
 
 def _has_account(uid: int) -> bool:
@@ -114,12 +121,12 @@ def identity():
     if mode() != "isolated":
         yield None
         return
-    uid = UIDS.acquire()
+    uid, lock = UIDS.acquire()
     try:
         yield uid
     finally:
         _kill_uid(uid)
-        UIDS.release(uid)
+        UIDS.release(lock)
 
 
 def _kill_uid(uid: int) -> None:
@@ -333,8 +340,8 @@ class Sandbox:
         cmd = ["bwrap", "--tmpfs", "/", *_system_binds(), "--proc", "/proc", "--dev", "/dev"]
         if self.workspace is not None:
             scratch = str(self.workspace / ".scratch")
-            cmd += ["--bind", str(self.workspace), INSIDE, "--bind", scratch, SCRATCH, "--bind", scratch, "/var/tmp",
-                    "--bind", scratch, "/dev/shm"]
+            cmd += ["--bind", str(self.workspace), INSIDE, "--bind", scratch, SCRATCH, "--perms", "0755", "--dir", "/var",
+                    "--bind", scratch, "/var/tmp", "--bind", scratch, "/dev/shm"]
         else:
             size = str(self.limits.scratch_mb * 1024 * 1024)
             cmd += ["--perms", "1777", "--size", size, "--tmpfs", SCRATCH]
@@ -377,8 +384,8 @@ class Sandbox:
                 cgroup.enter()
             memory = limits.memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            if cgroup is not None:  # the uid is this sandbox's own, so the count is too
-                resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))
+            if cgroup is not None:  # the uid is this sandbox's own; above pids.max, so the cgroup says first
+                resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids + 16, limits.pids + 16))
             disk = limits.disk_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -494,3 +501,28 @@ def run_module(module: str, args: list[str], limits: Limits | None = None, env: 
     with identity() as uid:
         box = Sandbox(limits=limits or Limits(timeout=300), network=network, readable=list(readable or []), uid=uid)
         return box.run_module(module, args, env)
+
+
+def guarantees() -> tuple[list[str], str | None]:
+    """What a sandbox gives on this machine, probed by starting one; (lines, problem or None)."""
+    current = mode()
+    lines = [f"sandbox: {current}"]
+    if current == "process":
+        return lines + ["no file or network isolation: grade only code you trust (install bubblewrap)"], None
+    with tempfile.TemporaryDirectory() as scratch, identity() as uid:
+        probe = Path(scratch) / "probe"
+        with workspace(probe, uid, 16) as folder:
+            capped = workspace_is_capped(folder)
+            cgroup = _Cgroup(f"probe-{os.getpid()}", 256, 64) if current == "isolated" else None
+            has_cgroup = bool(cgroup and cgroup.active)
+            if cgroup is not None:
+                cgroup.remove()
+            done = Sandbox(workspace=folder, uid=uid, limits=Limits(timeout=60)).run(["/bin/sh", "-c", "id -u"])
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        return lines, f"the sandbox does not start here ({why}); set COURSE_SANDBOX=process to grade without isolation"
+    who = done.stdout.strip()
+    lines.append(f"runs as uid {who}" + (" (an unprivileged host uid)" if current == "isolated" else " (in a user namespace)"))
+    lines.append("memory and processes: " + ("cgroup for the whole sandbox" if has_cgroup else "per-process rlimits"))
+    lines.append("workspace disk: " + ("tmpfs of fixed size" if capped else "per-file limit only (no quota)"))
+    return lines, None

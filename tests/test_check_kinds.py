@@ -194,7 +194,7 @@ def test_bad_expectations_are_named_in_one_line():
     with pytest.raises(expectations.UsageError, match="unknown kind 'nope'"):
         expectations.parse("t", {"experiments": {"m": "x"}, "checks": [
             {"id": "a", "kind": "nope", "points": 1, "description": "d", "hint": "h"}]})
-    with pytest.raises(expectations.UsageError, match="lacks hint"):
+    with pytest.raises(expectations.UsageError, match="lacks field 'hint'"):
         expectations.parse("t", {"experiments": {"m": "x"}, "checks": [
             {"id": "a", "kind": "experiment_exists", "points": 1, "description": "d"}]})
     with pytest.raises(expectations.UsageError, match="served_by is 'docker'; use production-stack"):

@@ -1,0 +1,106 @@
+"""`check` only reads the tracking store it grades.
+
+MLflow creates a missing SQLite database, migrates an empty one and adds its default
+experiment, so a SQLite store must already be a current MLflow database before MLflow
+opens it; and every SQLAlchemy connection to it is then made query-only as well.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+from urllib.parse import quote
+
+from course import paths
+from grading.errors import UsageError
+
+TABLES = ("alembic_version", "experiments", "runs")
+_protected: set[str] = set()  # real paths of the database files no connection may write
+_installed = False
+
+
+def require_store(uri: str) -> Path:
+    """The database file a sqlite:/// URI names, once it is known to be a current MLflow store."""
+    path = paths.sqlite_file(uri)
+    if path is None or "?" in str(path):  # SQLAlchemy would read a query as connection options
+        raise UsageError(f"{uri} is not a SQLite URI with a path; use sqlite:///ABSOLUTE/PATH/mlflow.db")
+    try:
+        mode = path.stat().st_mode  # follows a symlink: its target must be a regular file
+    except OSError as exc:
+        raise UsageError(f"no tracking store at {path} ({exc.strerror}); run the notebooks against {uri} first, "
+                         "or pass --tracking-uri with the store they logged to") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{path} is a folder, not a database; pass --tracking-uri with the database file in it, "
+                         f"e.g. sqlite:///{path}/mlflow.db")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{path} is not a regular file; pass --tracking-uri with the mlflow.db file of a store")
+    problem = store_problem(path, uri)
+    if problem:
+        raise UsageError(problem)
+    return path
+
+
+def store_problem(path: Path, uri: str) -> str | None:
+    try:
+        db = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True, timeout=2)
+    except sqlite3.Error as exc:
+        return f"cannot open {path} read-only ({exc})"
+    try:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = [t for t in TABLES if t not in tables]
+        if missing:
+            return (f"{path} is not an MLflow tracking store (it lacks the table{'s' * (len(missing) > 1)} "
+                    f"{', '.join(missing)}); pass --tracking-uri with the store your notebooks logged to")
+        revisions = [row[0] for row in db.execute("SELECT version_num FROM alembic_version")]
+        default = db.execute("SELECT 1 FROM experiments WHERE experiment_id = 0").fetchone()
+    except sqlite3.DatabaseError as exc:  # e.g. "file is not a database", "database is locked"
+        return f"cannot read {path} as an MLflow store ({exc}); pass --tracking-uri with the store's mlflow.db"
+    finally:
+        db.close()
+    schema = _schema_problem(revisions[0] if len(revisions) == 1 else None, uri)
+    if schema:
+        return f"{path} {schema}"
+    if default is None:  # MLflow's store writes it when missing
+        return (f"{path} has no default experiment (id 0), which MLflow would write; open the store once "
+                f"with MLflow first, e.g. `mlflow server --backend-store-uri {uri}`")
+    return None
+
+
+def _schema_problem(revision: str | None, uri: str) -> str | None:
+    upgrade = f"back it up, then run `mlflow db upgrade {uri}`"
+    if not revision:
+        return f"records no MLflow schema version (a migration that did not finish?); {upgrade}"
+    try:  # the revision MLflow's own _verify_schema requires
+        from alembic.script import ScriptDirectory
+        from mlflow.store.db.utils import _get_alembic_config
+
+        script = ScriptDirectory.from_config(_get_alembic_config(""))
+        head, known = script.get_current_head(), {r.revision for r in script.walk_revisions()}
+    except Exception:  # head unknown: MLflow's own check runs when it opens the store
+        return None
+    if revision not in known:
+        return f"has MLflow schema {revision}, which this MLflow does not know; grade it with the MLflow that wrote it"
+    if revision != head:
+        return f"has the older MLflow schema {revision}, not {head}; {upgrade}"
+    return None
+
+
+def protect(path: Path) -> None:
+    """Make every later SQLAlchemy connection to this SQLite file query-only, in this process."""
+    global _installed
+    _protected.add(os.path.realpath(path))
+    if not _installed:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "connect", _query_only)
+        _installed = True
+
+
+def _query_only(dbapi_connection, connection_record) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    files = [row[2] for row in dbapi_connection.execute("PRAGMA database_list")]
+    if any(f and os.path.realpath(f) in _protected for f in files):
+        dbapi_connection.execute("PRAGMA query_only = ON")
