@@ -6,6 +6,7 @@ process scores the predictions against labels the sandbox never receives.
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -45,8 +46,10 @@ def recompute(store, dataset: str, uris: list[str]) -> dict[str, dict]:
                 harvest.make_readable(target)
                 folders[str(target)] = uri
         if folders:
-            box = sandbox.Sandbox(readable=[scratch], limits=store.sandbox_limits, uid=store.sandbox_uid)
-            done = box.run_module("grading.predict", [dataset, *folders])
+            with contextlib.ExitStack() as stack:
+                uid = store.sandbox_uid if store.sandbox_uid is not None else stack.enter_context(sandbox.identity())
+                box = sandbox.Sandbox(readable=[scratch], limits=store.sandbox_limits, uid=uid)
+                done = box.run_module("grading.predict", [dataset, *folders])
             answers = _read_report(done.stdout)
             for folder, uri in folders.items():
                 answer = answers.get(folder)
