@@ -89,8 +89,8 @@ def discover(arguments: list[str]) -> list[Submission]:
     files: list[Path] = []
     for argument in arguments:
         path = Path(argument)
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.name.endswith(".ipynb"))
+        if path.is_dir():  # the instructor's folder: resolved, so only the entries in it are suspect
+            files += sorted(p for p in path.resolve().iterdir() if p.name.endswith(".ipynb"))
         elif path.exists() or path.is_symlink():
             files.append(path)
         else:
@@ -246,7 +246,7 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
 
 def _limits_hit(done, status: dict, workspace: Path, limits: Limits) -> list[str]:
     hit = []
-    if "memory" in done.limits_hit:
+    if "memory" in done.limits_hit or status.get("ename") == "MemoryError":
         hit.append(f"the memory limit of {limits.memory_mb} MB was hit")
     if "processes" in done.limits_hit:
         hit.append(f"the limit of {limits.pids} processes and threads was hit")

@@ -69,8 +69,14 @@ def copy_tree(source: Path, target: Path, total_cap: int, file_cap: int, max_fil
     return copied
 
 
+MAX_DEPTH = 32  # folders below this are left out (MLflow's own layout is about 8 deep)
+
+
 def _copy_dir(dir_fd: int, target: Path, copied: Copied, total_cap: int, file_cap: int, max_files: int,
               prefix: str, leave_out: frozenset[str] = frozenset()) -> None:
+    if prefix.count("/") >= MAX_DEPTH:
+        copied.skipped.append(f"{prefix} (more than {MAX_DEPTH} folders deep)")
+        return
     target.mkdir(mode=0o700)
     for entry in sorted(set(os.listdir(dir_fd)) - leave_out):
         name = f"{prefix}{entry}"

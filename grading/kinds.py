@@ -326,6 +326,9 @@ def recomputed_metric(store, spec) -> Outcome:
         if models:
             model_of[run.info.run_id] = f"models:/{max(models, key=lambda m: m.creation_timestamp).model_id}"
     problems = [f"{_run_label(r)}: no logged model to recompute" for r in selected.runs if r.info.run_id not in model_of]
+    if len(model_of) > recompute.MAX_MODELS:  # bounded work: the run-count check names the extra runs
+        problems.append(f"{len(model_of)} models; the grader recomputes at most {recompute.MAX_MODELS}")
+        model_of = dict(list(model_of.items())[:recompute.MAX_MODELS])
     pending = [uri for uri in model_of.values() if (dataset, uri) not in store.recomputed]
     if pending:
         for uri, answer in recompute.recompute(store, dataset, pending).items():

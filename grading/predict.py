@@ -19,7 +19,7 @@ import tempfile
 import time
 
 PREDICTIONS_CAP = 16 * 1024 * 1024  # bytes of one model's predictions
-MODEL_SECONDS = 120  # to load one model and predict
+MODEL_SECONDS = 60  # to load one model and predict
 
 
 def warm_up() -> None:

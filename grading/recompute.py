@@ -7,11 +7,13 @@ process scores the predictions against labels the sandbox never receives.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
 
 MODEL_CAP = 200 * 1024 * 1024  # bytes of one model's files
+MAX_MODELS = 20  # recomputed per check; a lab names a handful of configurations
 
 
 def score(dataset: str, predictions: list) -> dict:
@@ -30,7 +32,7 @@ def score(dataset: str, predictions: list) -> dict:
 
 def recompute(store, dataset: str, uris: list[str]) -> dict[str, dict]:
     """{model uri: {"accuracy": ...} | {"error": ...}} for each uri."""
-    from grading import harvest, sandbox
+    from grading import harvest, predict, sandbox
 
     results: dict[str, dict] = {}
     scratch = Path(tempfile.mkdtemp(prefix="recompute-"))
@@ -48,7 +50,8 @@ def recompute(store, dataset: str, uris: list[str]) -> dict[str, dict]:
         if folders:
             with contextlib.ExitStack() as stack:
                 uid = store.sandbox_uid if store.sandbox_uid is not None else stack.enter_context(sandbox.identity())
-                box = sandbox.Sandbox(readable=[scratch], limits=store.sandbox_limits, uid=uid)
+                limits = dataclasses.replace(store.sandbox_limits, timeout=30 + predict.MODEL_SECONDS * len(folders))
+                box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=uid)
                 done = box.run_module("grading.predict", [dataset, *folders])
             answers = _read_report(done.stdout)
             for folder, uri in folders.items():

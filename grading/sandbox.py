@@ -11,7 +11,7 @@ Three modes, chosen by what the machine offers (``mode()``):
   workspace is a size-capped tmpfs (see ``workspace``).
 - **bubblewrap** (bwrap without root, e.g. a laptop): the same allow-listed root in a user
   namespace; the sandbox's uid is the caller's own uid, so only what is mounted is in sight.
-  No cgroups: memory is bounded per process (RLIMIT_AS), processes by RLIMIT_NPROC.
+  No cgroups: memory is bounded per process (RLIMIT_AS); processes are not bounded.
 - **process** (no bwrap): a session of its own, killed whole at the end, with rlimits and an
   allow-listed environment. Files and network are not isolated.
 
@@ -20,6 +20,7 @@ unless it is listed in ``PASSED_ENV`` or given explicitly.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import math
@@ -149,15 +150,16 @@ def workspace(path: Path, uid: int | None, disk_mb: int):
     mounted = False
     if uid is not None:
         options = f"size={disk_mb}m,nr_inodes=20000,mode=0700,uid={uid},gid={uid},nosuid,nodev"
+        # A session of its own: a Ctrl-C at the terminal must not stop mount or umount half-way.
         mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                                 capture_output=True).returncode == 0
+                                 capture_output=True, start_new_session=True).returncode == 0
         if not mounted:
             os.chown(path, uid, uid)
     try:
         yield path
     finally:
         if mounted:
-            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+            subprocess.run(["umount", "-l", str(path)], capture_output=True, start_new_session=True)
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -263,6 +265,7 @@ def runtime() -> Path:
                                 ignore=shutil.ignore_patterns("expectations", "__pycache__", "*.pyc"))
             for file in folder.rglob("*"):
                 os.chmod(file, 0o755 if file.is_dir() else 0o644)
+            atexit.register(shutil.rmtree, folder, True)
             _RUNTIME = folder
         return _RUNTIME
 
@@ -382,8 +385,9 @@ class Sandbox:
         def enter() -> None:  # in the child, before exec: bounds that every descendant inherits
             if cgroup is not None and cgroup.active:
                 cgroup.enter()
-            memory = limits.memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            else:  # address space, per process: a rough bound that also refuses big virtual reservations
+                memory = limits.memory_mb * 1024 * 1024
+                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             if cgroup is not None:  # the uid is this sandbox's own; above pids.max, so the cgroup says first
                 resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids + 16, limits.pids + 16))
             disk = limits.disk_mb * 1024 * 1024

@@ -177,7 +177,12 @@ class Store:
                 return None
             from mlflow.artifacts import download_artifacts
 
-            download_artifacts(artifact_uri=resolved, dst_path=str(target), tracking_uri=self.uri)
+            size = self._remote_size(resolved)
+            if size > cap:
+                return f"the model's files are {size / 1e6:.0f} MB; the grader copies models up to {cap / 1e6:.0f} MB"
+            with tempfile.TemporaryDirectory(dir=Path(target).parent) as tmp:
+                local = download_artifacts(artifact_uri=resolved, dst_path=tmp, tracking_uri=self.uri)
+                os.replace(local, target)  # the model's folder itself, wherever MLflow nested it
             return None
         except (OSError, harvest.Refused) as exc:
             return f"the model's files cannot be read: {exc}"
@@ -202,6 +207,18 @@ class Store:
 
             return Path(unquote(urlparse(resolved).path))
         return Path(resolved) if resolved.startswith("/") else None
+
+    def _remote_size(self, uri: str) -> int:
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repo, total, pending = get_artifact_repository(uri, tracking_uri=self.uri), 0, [None]
+        while pending:
+            for item in repo.list_artifacts(pending.pop()):
+                if item.is_dir:
+                    pending.append(item.path)
+                else:
+                    total += item.file_size or 0
+        return total
 
     def _resolve(self, uri: str) -> str:
         """An embedded store cannot resolve ``mlflow-artifacts:`` URIs; the course serves them from

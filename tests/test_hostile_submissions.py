@@ -32,7 +32,7 @@ OTHER_STUDENT = "other-student-canary-51e2"  # in another submission, outside th
 LAB_SOURCE = ROOT / "labs" / "source" / "lab04.py"
 SOLUTION = ROOT / "solutions" / "lab04.ipynb"
 SOLUTION_LINE = "mlflow.set_registered_model_alias"  # the solution's answer, absent from the hand-out
-LIMITS = ["--disk-mb", "64", "--output-mb", "2", "--timeout", "120"]
+LIMITS = ["--disk-mb", "64", "--output-mb", "2", "--timeout", "120", "--memory-mb", "1536"]
 
 RUNS = '''
 import mlflow, numpy as np
@@ -161,6 +161,13 @@ except OSError as exc:
     print("refused after", len(children), type(exc).__name__)
 '''
 
+MEMORY_HOG = '''
+import subprocess, sys
+hogs = [subprocess.Popen([sys.executable, "-c", "import time; b = b'x' * (700 * 1024**2); time.sleep(20)"])
+        for _ in range(3)]
+print("exit codes", sorted(h.wait() for h in hogs))
+'''
+
 FLOOD = 'for i in range(40):\n    print(("flood %d " % i) * 100000)'
 
 
@@ -211,6 +218,7 @@ def hostile(tmp_path_factory):
     nbformat.write(notebook(FILLER), subs / "filler.ipynb")
     nbformat.write(notebook(FORK_BOMB), subs / "forkbomb.ipynb")
     nbformat.write(notebook(FLOOD), subs / "flood.ipynb")
+    nbformat.write(notebook(MEMORY_HOG), subs / "memhog.ipynb")
     # Symlinks planted in the workspace, for the grader to follow after the notebook ends.
     nbformat.write(notebook("import os\nos.remove('/workspace/executed.ipynb') if os.path.exists('/workspace/executed.ipynb') else None\n"
                             f"os.symlink({str(SOLUTION)!r}, '/workspace/executed.ipynb')"), subs / "link-solution.ipynb")
@@ -272,7 +280,7 @@ def every_output(out: Path) -> str:
 def test_every_hostile_file_gets_a_result_and_the_batch_finishes(hostile):
     assert hostile["done"].returncode == 0, hostile["done"].stderr[-3000:]
     graded = rows(hostile["out"])
-    expected = {"reader", "procwriter", "liar", "escape", "sparse", "filler", "forkbomb", "flood", "link-solution",
+    expected = {"reader", "procwriter", "memhog", "liar", "escape", "sparse", "filler", "forkbomb", "flood", "link-solution",
                 "link-zero", "link-store", "link-folder", "link-foreign", "submission", "HYPERLINK_http---x", "linked",
                 "fifo", "folder", f"{'a' * 200}-twin"[:80], f"{'b' * 200}-twin"[:80]}
     assert expected <= set(graded), sorted(set(graded) ^ expected)
@@ -350,6 +358,9 @@ def test_every_limit_is_bounded_and_named(hostile):
     assert "limit of 256 processes" in forkbomb
     refused = str(nbformat.read(out / "forkbomb" / "executed.ipynb", as_version=4).cells[0].outputs)
     assert "refused after" in refused
+    # Three processes of 700 MB: each is under the per-process bound, together over the sandbox's.
+    assert "memory limit of 1536 MB was hit" in (out / "memhog" / "feedback.md").read_text()
+    assert "-9" in str(nbformat.read(out / "memhog" / "executed.ipynb", as_version=4).cells[0].outputs)
     flood = out / "flood" / "executed.ipynb"
     assert graded["flood"]["status"] == "graded" and flood.stat().st_size < 4 * 1024 * 1024
     assert "printed more than 2 MB" in (out / "flood" / "feedback.md").read_text()
