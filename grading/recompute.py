@@ -6,7 +6,6 @@ process scores the predictions against labels the sandbox never receives.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import shutil
 import tempfile
@@ -48,11 +47,10 @@ def recompute(store, dataset: str, uris: list[str]) -> dict[str, dict]:
                 harvest.make_readable(target)
                 folders[str(target)] = uri
         if folders:
-            with contextlib.ExitStack() as stack:
-                uid = store.sandbox_uid if store.sandbox_uid is not None else stack.enter_context(sandbox.identity())
-                limits = dataclasses.replace(store.sandbox_limits, timeout=30 + predict.MODEL_SECONDS * len(folders))
-                box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=uid)
-                done = box.run_module("grading.predict", [dataset, *folders])
+            limits = dataclasses.replace(store.sandbox_limits, timeout=30 + predict.MODEL_SECONDS * len(folders))
+            box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=store.sandbox_uid)
+            namespace = ["--pid-namespace"] if sandbox.mode() != "process" else []
+            done = box.run_module("grading.predict", [*namespace, dataset, *folders])
             answers = _read_report(done.stdout)
             for folder, uri in folders.items():
                 answer = answers.get(folder)

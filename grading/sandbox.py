@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import fcntl
-import math
 import os
 import pwd
 import resource
@@ -359,7 +359,7 @@ class Sandbox:
         if not self.network:
             cmd += ["--unshare-net"]
         if current == "isolated":
-            uid = str(self.uid if self.uid is not None else UID_BASE)
+            uid = str(self.uid)
             return cmd + ["--", "setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--no-new-privs",
                           "--bounding-set", "-all", "--inh-caps", "-all", "--", *argv]
         return cmd + ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--", *argv]
@@ -376,6 +376,9 @@ class Sandbox:
         return {**base, **passed, **(extra or {})}
 
     def run(self, argv: list[str], env: dict | None = None) -> Outcome:
+        if mode() == "isolated" and self.uid is None:  # never a uid another sandbox may hold
+            with identity() as uid:
+                return dataclasses.replace(self, uid=uid).run(argv, env)
         if self.workspace is not None:
             self._prepare_scratch()
         cgroup = _Cgroup(f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}", self.limits.memory_mb,
@@ -493,18 +496,6 @@ def _kill_all(process: subprocess.Popen, seen: _Descendants) -> None:
     for pid in list(seen.pids):
         with contextlib.suppress(psutil.Error):
             psutil.Process(pid).kill()
-
-
-def finite_positive(value: float) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
-
-
-def run_module(module: str, args: list[str], limits: Limits | None = None, env: dict | None = None,
-               network: bool = False, readable: list[Path] | None = None) -> Outcome:
-    """``python -m module args`` in a sandbox with no workspace (read-only, with a capped /tmp)."""
-    with identity() as uid:
-        box = Sandbox(limits=limits or Limits(timeout=300), network=network, readable=list(readable or []), uid=uid)
-        return box.run_module(module, args, env)
 
 
 def guarantees() -> tuple[list[str], str | None]:
