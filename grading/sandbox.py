@@ -372,6 +372,8 @@ class Sandbox:
             "LANG": "C.UTF-8", "HOME": home, "TMPDIR": home, "MPLCONFIGDIR": f"{home}/matplotlib",
             "MPLBACKEND": "Agg", "JUPYTER_RUNTIME_DIR": f"{home}/jupyter-runtime", "IPYTHONDIR": f"{home}/ipython",
             "JUPYTER_PLATFORM_DIRS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+            # The uid has no account; getpass (MLflow's run user) reads these before asking /etc/passwd.
+            "USER": "learner", "LOGNAME": "learner",
         }
         return {**base, **passed, **(extra or {})}
 
