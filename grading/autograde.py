@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -26,14 +27,13 @@ from pathlib import Path
 import nbformat
 
 from course import paths
-from grading import atomic, execute_submission, expectations, grader, harvest, readonly, render, sandbox
+from grading import atomic, execute_submission, expectations, harvest, readonly, render, sandbox
 from grading.errors import UsageError
 from grading.results import CheckResult, GradingResult
-from grading.store import Context
 
 GRADEBOOK_COLUMNS = ("student", "submission", "score", "max_score", "status", "message")
 NOTEBOOK_CAP = 20 * 1024 * 1024  # bytes of a submitted notebook
-RECOMPUTE_SECONDS = 120  # for loading and scoring a submission's models
+GRADE_SECONDS = 600  # to query a submission's store and recompute its models
 LEFT_IN_WORKSPACE = frozenset({".scratch", "submission.ipynb", "executed.ipynb"})  # not part of the store
 SANDBOX_SLACK = 30  # seconds beyond the notebook's own deadline, to start and stop the sandbox
 
@@ -284,11 +284,22 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
         return _nothing_earned(spec, "the notebook logged nothing: it never opened its tracking store")
     if readonly.store_problem(database, paths.sqlite_uri(copy / "store")):
         return _nothing_earned(spec, "the notebook's tracking store is not a current MLflow database")
-    readonly.protect(database)
-    # Paths in the database are the sandbox's; they are read from the private copy.
-    context = Context(confine=copy, relocate=(str(seen_as), str(copy)), sandbox_uid=uid, sandbox_limits=sandbox.Limits(
-        timeout=RECOMPUTE_SECONDS, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
-    return grader.grade(spec, paths.sqlite_uri(copy / "store"), context=context)
+    # The database is the submission's: its queries run in a child with their own memory and time.
+    # Paths in it are the sandbox's; the child reads them from the private copy.
+    args = [spec.target, paths.sqlite_uri(copy / "store"), str(copy), str(seen_as), "--memory-mb", str(limits.memory_mb),
+            "--pids", str(limits.pids), "--disk-mb", str(limits.disk_mb), *(["--uid", str(uid)] if uid is not None else [])]
+    box = sandbox.Sandbox(trusted=True, limits=sandbox.Limits(timeout=GRADE_SECONDS, memory_mb=limits.memory_mb,
+                                                              pids=limits.pids, disk_mb=limits.disk_mb))
+    done = box.run([sys.executable, "-m", "grading.grade_store", *args], env={"MLFLOW_LOGGING_LEVEL": "WARNING"})
+    lines = done.stdout.strip().splitlines()
+    try:
+        return GradingResult.from_dict(json.loads(lines[-1]))
+    except (IndexError, ValueError, KeyError, TypeError):
+        why = (f"grading its tracking store took longer than {GRADE_SECONDS} s" if done.timed_out else
+               f"grading its tracking store hit the memory limit of {limits.memory_mb} MB" if "memory" in done.limits_hit
+               else "its tracking store could not be graded")
+        status["limits"].append(why)
+        return _nothing_earned(spec, why)
 
 
 def read_report(stdout: str) -> dict | None:
@@ -350,11 +361,12 @@ def _capital(text: str) -> str:
 def feedback(result: GradingResult, status: dict) -> str:
     lines = [render.markdown(result).rstrip(), ""]
     if status.get("limits"):
-        lines += ["## Limits", "", *[f"- {_capital(hit)}." for hit in status["limits"]], ""]
+        lines += ["## Limits", "", *[f"- {render.inert(_capital(hit))}." for hit in status["limits"]], ""]
     if status["status"] != "completed":
-        lines += [f"## {_heading(status)}", "", _status_line(status)]
+        lines += [f"## {_heading(status)}", "", render.inert(_status_line(status))]
         if status.get("source"):
-            lines += ["", "The failing cell:", "", "```python", status["source"].rstrip(), "```"]
+            fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", status["source"])), default=0))
+            lines += ["", "The failing cell:", "", f"{fence}python", status["source"].rstrip(), fence]
         if status["status"] in STOPPED_PART_WAY:
             lines += ["", STILL_GRADED]
     return "\n".join(lines).rstrip() + "\n"

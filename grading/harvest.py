@@ -22,6 +22,7 @@ class Refused(Exception):
 @dataclass
 class Copied:
     files: int = 0
+    folders: int = 0
     bytes: int = 0
     skipped: list[str] = field(default_factory=list)  # what was left out, and why
 
@@ -77,7 +78,11 @@ def _copy_dir(dir_fd: int, target: Path, copied: Copied, total_cap: int, file_ca
     if prefix.count("/") >= MAX_DEPTH:
         copied.skipped.append(f"{prefix} (more than {MAX_DEPTH} folders deep)")
         return
+    if copied.files + copied.folders >= max_files:  # folders count too: making them is work as well
+        copied.skipped.append(f"{prefix or '.'} (more than {max_files} files and folders)")
+        return
     target.mkdir(mode=0o700)
+    copied.folders += 1
     for entry in sorted(set(os.listdir(dir_fd)) - leave_out):
         name = f"{prefix}{entry}"
         info = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
@@ -95,8 +100,11 @@ def _copy_dir(dir_fd: int, target: Path, copied: Copied, total_cap: int, file_ca
         if not stat.S_ISREG(info.st_mode):
             copied.skipped.append(f"{name} (not a regular file)")
             continue
-        if copied.files >= max_files:
-            copied.skipped.append(f"{name} (more than {max_files} files)")
+        if copied.files + copied.folders >= max_files:
+            copied.skipped.append(f"{name} (more than {max_files} files and folders)")
+            continue
+        if copied.bytes >= total_cap:
+            copied.skipped.append(f"{name} (the {total_cap / 1e6:.0f} MB the grader copies are used up)")
             continue
         try:
             fd, size = _open_regular(Path(entry), min(file_cap, total_cap - copied.bytes), dir_fd=dir_fd)

@@ -324,7 +324,7 @@ def recomputed_metric(store, spec) -> Outcome:
     for run in selected.runs:
         models = [m for m in store.logged_models(run.info.experiment_id, run.info.run_id) if not name or m.name == name]
         if models:
-            model_of[run.info.run_id] = f"models:/{max(models, key=lambda m: m.creation_timestamp).model_id}"
+            model_of[run.info.run_id] = f"models:/{max(models, key=lambda m: m.creation_timestamp).model_id}"  # checked in copy_model
     problems = [f"{_run_label(r)}: no logged model to recompute" for r in selected.runs if r.info.run_id not in model_of]
     if len(model_of) > recompute.MAX_MODELS:  # bounded work: the run-count check names the extra runs
         problems.append(f"{len(model_of)} models; the grader recomputes at most {recompute.MAX_MODELS}")

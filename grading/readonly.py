@@ -52,6 +52,9 @@ def store_problem(path: Path, uri: str) -> str | None:
         if missing:
             return (f"{path} is not an MLflow tracking store (it lacks the table{'s' * (len(missing) > 1)} "
                     f"{', '.join(missing)}); pass --tracking-uri with the store your notebooks logged to")
+        shape = _shape_problem(db, tables)
+        if shape:
+            return f"{path} {shape}; pass --tracking-uri with a store MLflow made"
         revisions = [row[0] for row in db.execute("SELECT version_num FROM alembic_version")]
         default = db.execute("SELECT 1 FROM experiments WHERE experiment_id = 0").fetchone()
     except sqlite3.DatabaseError as exc:  # e.g. "file is not a database", "database is locked"
@@ -65,6 +68,30 @@ def store_problem(path: Path, uri: str) -> str | None:
         return (f"{path} has no default experiment (id 0), which MLflow would write; open the store once "
                 f"with MLflow first, e.g. `mlflow server --backend-store-uri {uri}`")
     return None
+
+
+def _shape_problem(db: sqlite3.Connection, tables: set[str]) -> str | None:
+    """A view or a virtual table runs a query of the file's author on every read (a view can
+    return rows without end), and a missing table makes MLflow create it: refuse both."""
+    entries = db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    views = sorted(name for kind, name, _ in entries if kind == "view")
+    if views:
+        return f"has views ({', '.join(views[:3])}), which MLflow never creates"
+    virtual = sorted(name for kind, name, sql in entries if (sql or "").lstrip().upper().startswith("CREATE VIRTUAL"))
+    if virtual:
+        return f"has virtual tables ({', '.join(virtual[:3])}), which MLflow never creates"
+    missing = sorted(_mlflow_tables() - tables)
+    if missing:
+        return f"lacks MLflow tables ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
+    return None
+
+
+def _mlflow_tables() -> set[str]:
+    import mlflow.store.model_registry.dbmodels.models  # noqa: F401  (registers the registry's tables)
+    import mlflow.store.tracking.dbmodels.models  # noqa: F401
+    from mlflow.store.db.base_sql_model import Base
+
+    return set(Base.metadata.tables)
 
 
 def _schema_problem(revision: str | None, uri: str) -> str | None:

@@ -38,9 +38,11 @@ def recompute(store, dataset: str, uris: list[str]) -> dict[str, dict]:
     try:
         scratch.chmod(0o755)
         folders: dict[str, str] = {}
+        budget = store.sandbox_limits.disk_mb * 1024 * 1024  # for all the models together
         for number, uri in enumerate(uris):
             target = scratch / f"m{number}"
-            problem = store.copy_model(uri, target, MODEL_CAP)
+            problem = store.copy_model(uri, target, max(0, min(MODEL_CAP, budget)))
+            budget -= _size(target)
             if problem:
                 results[uri] = {"error": problem}
             else:
@@ -66,6 +68,10 @@ def recompute(store, dataset: str, uris: list[str]) -> dict[str, dict]:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return results
+
+
+def _size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
 
 
 def _read_report(stdout: str) -> dict[str, dict]:

@@ -72,13 +72,16 @@ def markdown(result: GradingResult) -> str:
              "| check | points | result | what to do |", "|---|---|---|---|"]
     for c in result.checks:
         outcome = "passed" if c.passed else f"failed: {c.message}"
-        lines.append(f"| {c.description} | {_points(c.earned)}/{_points(c.points)} | {_md(outcome)} | {_md(c.hint)} |")
-    lines += [""] + [f"> {n}" for n in result.notes]
+        lines.append(f"| {c.description} | {_points(c.earned)}/{_points(c.points)} | {inert(outcome)} | {inert(c.hint)} |")
+    lines += [""] + [f"> {inert(n)}" for n in result.notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _md(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+def inert(value: str) -> str:
+    """Text from a submission (run names, exceptions) as inert Markdown: no table break, no HTML,
+    no link or image."""
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("[", "\\[")
+            .replace("]", "\\]").replace("|", "\\|").replace("\n", " "))
 
 
 def html_table(result: GradingResult) -> str:

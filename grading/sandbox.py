@@ -328,6 +328,7 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     network: bool = False  # False: loopback only
     uid: int | None = None  # isolated mode: the host uid to run as (see identity())
+    trusted: bool = False  # the grader's own code on untrusted data: no namespaces, only the limits
 
     @property
     def inside(self) -> Path | None:
@@ -338,7 +339,7 @@ class Sandbox:
 
     def command(self, argv: list[str]) -> list[str]:
         current = mode()
-        if current == "process":
+        if current == "process" or self.trusted:
             return argv
         cmd = ["bwrap", "--tmpfs", "/", *_system_binds(), "--proc", "/proc", "--dev", "/dev"]
         if self.workspace is not None:
@@ -365,6 +366,8 @@ class Sandbox:
         return cmd + ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--", *argv]
 
     def environment(self, extra: dict | None) -> dict:
+        if self.trusted:
+            return {**os.environ, **(extra or {})}
         passed = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         home = SCRATCH if mode() != "process" else tempfile.gettempdir()
         base = {
@@ -378,7 +381,7 @@ class Sandbox:
         return {**base, **passed, **(extra or {})}
 
     def run(self, argv: list[str], env: dict | None = None) -> Outcome:
-        if mode() == "isolated" and self.uid is None:  # never a uid another sandbox may hold
+        if mode() == "isolated" and self.uid is None and not self.trusted:  # never a uid another sandbox holds
             with identity() as uid:
                 return dataclasses.replace(self, uid=uid).run(argv, env)
         if self.workspace is not None:
@@ -393,7 +396,7 @@ class Sandbox:
             else:  # address space, per process: a rough bound that also refuses big virtual reservations
                 memory = limits.memory_mb * 1024 * 1024
                 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            if cgroup is not None:  # the uid is this sandbox's own; above pids.max, so the cgroup says first
+            if cgroup is not None and not self.trusted:  # the uid is this sandbox's own; above pids.max
                 resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids + 16, limits.pids + 16))
             disk = limits.disk_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))

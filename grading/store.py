@@ -6,6 +6,7 @@ lists the whole store, writes to it, or loads a model.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ class Unreadable(Exception):
 
 
 ARTIFACT_CAP = 20 * 1024 * 1024  # bytes of one artifact the grader reads into memory
+LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")  # what MLflow 3 makes; a database may say anything
 
 
 @dataclass
@@ -161,7 +163,7 @@ class Store:
                 raise Unreadable(str(exc)) from None
 
     def copy_model(self, uri: str, target: Path, cap: int) -> str | None:
-        """Copy a logged model's files into target (a new folder); the problem, or None."""
+        """Copy a logged model's files into target (a new folder), at most cap bytes; the problem, or None."""
         from grading import harvest
 
         try:
@@ -228,9 +230,12 @@ class Store:
 
             return self._confined((artifact_root_for(self.uri) / uri.split(":", 1)[1].lstrip("/")).as_uri())
         if uri.startswith("models:/"):
-            model = self.client.get_logged_model(uri[len("models:/"):].split("/")[0])
-            rest = uri[len("models:/") + len(model.model_id):]
-            return self._resolve(model.artifact_location) + rest
+            model_id, _, rest = uri[len("models:/"):].partition("/")
+            if not LOGGED_MODEL_ID.fullmatch(model_id) or ".." in rest.split("/"):
+                raise Unreadable(f"{uri!r} is not a logged model's URI")
+            model = self.client.get_logged_model(model_id)
+            # The whole path is confined, not just the model's folder: the rest may climb out of it.
+            return self._confined(self._resolve(model.artifact_location).rstrip("/") + (f"/{rest}" if rest else ""))
         return self._confined(uri)
 
     def _confined(self, uri: str) -> str:

@@ -85,7 +85,7 @@ import mlflow.pyfunc
 class Liar(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         # Loading runs this: try to forge every result the recompute could report.
-        lie = json.dumps({"model": "any", "predictions": [int(v) for v in y_test]}) + "\\n"
+        lie = json.dumps({"model": "/tmp/elsewhere/m0", "predictions": [int(v) for v in y_test]}) + "\\n"
         for fd in range(40):
             try:
                 os.write(fd, lie.encode())
@@ -135,6 +135,50 @@ except OSError as exc:
     print("2 GiB refused:", exc.strerror)
 os.truncate(target, 60 * 1024**2)  # under the workspace's limits, over what the grader reads
 print("sparse", os.path.getsize(target))
+'''
+
+TRAVERSAL = RUNS + '''
+import glob, sqlite3
+import mlflow.pyfunc
+
+class Spy(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):  # runs in the recompute: report what it can see there
+        seen = {p: open(p, errors="replace").read(200) for p in glob.glob("/tmp/*/*/*") + glob.glob("/tmp/*/*/*/*")
+                if os.path.isfile(p)}
+        raise ValueError(repr(seen)[:3000])
+
+    def predict(self, context, model_input, params=None):
+        return np.zeros(len(model_input), dtype=int)
+
+import os
+with mlflow.start_run():
+    mlflow.log_params({"C": 0.1, "random_state": 42})
+    mlflow.log_metric("accuracy", 0.5)
+    mlflow.pyfunc.log_model(name="model", python_model=Spy(), pip_requirements=["mlflow"])
+with mlflow.start_run():
+    mlflow.log_params({"C": 1.0, "random_state": 42})
+    mlflow.log_metric("accuracy", 0.9)
+    info = mlflow.sklearn.log_model(LogisticRegression().fit(X_train, y_train), name="model", pip_requirements=["scikit-learn"])
+# A newer copy of that model whose id climbs out of its folder to another class's submissions.
+crafted = info.model_id + "/.." * 30 + ELSEWHERE
+with sqlite3.connect(mlflow.get_tracking_uri()[len("sqlite:///"):]) as connection:
+    connection.execute("CREATE TEMP TABLE t AS SELECT * FROM logged_models WHERE model_id = ?", (info.model_id,))
+    connection.execute("UPDATE t SET model_id = ?, creation_timestamp_ms = creation_timestamp_ms + 1000000", (crafted,))
+    connection.execute("INSERT INTO logged_models SELECT * FROM t")
+print("crafted")
+'''
+
+ENDLESS_VIEW = RUNS + '''
+import sqlite3
+with mlflow.start_run():
+    mlflow.log_params({"C": 1.0, "random_state": 42})
+with sqlite3.connect(mlflow.get_tracking_uri()[len("sqlite:///"):]) as connection:
+    connection.executescript("""
+        ALTER TABLE tags RENAME TO tags_real;
+        CREATE VIEW tags AS SELECT key, value, run_uuid FROM tags_real UNION ALL SELECT 'k', 'v', r FROM
+            (WITH RECURSIVE c(r) AS (SELECT 'x' UNION ALL SELECT r FROM c) SELECT r FROM c);
+    """)
+print("viewed")
 '''
 
 FILLER = '''
@@ -219,6 +263,10 @@ def hostile(tmp_path_factory):
     nbformat.write(notebook(FORK_BOMB), subs / "forkbomb.ipynb")
     nbformat.write(notebook(FLOOD), subs / "flood.ipynb")
     nbformat.write(notebook(MEMORY_HOG), subs / "memhog.ipynb")
+    nbformat.write(notebook(f"ELSEWHERE = {str(elsewhere)!r}\n" + TRAVERSAL), subs / "traversal.ipynb")
+    nbformat.write(notebook(ENDLESS_VIEW), subs / "view.ipynb")
+    nbformat.write(notebook("raise ValueError('<img src=x onerror=alert(1)> [click](http://example.org) | x')"),
+                   subs / "markup.ipynb")
     # Symlinks planted in the workspace, for the grader to follow after the notebook ends.
     nbformat.write(notebook("import os\nos.remove('/workspace/executed.ipynb') if os.path.exists('/workspace/executed.ipynb') else None\n"
                             f"os.symlink({str(SOLUTION)!r}, '/workspace/executed.ipynb')"), subs / "link-solution.ipynb")
@@ -280,7 +328,7 @@ def every_output(out: Path) -> str:
 def test_every_hostile_file_gets_a_result_and_the_batch_finishes(hostile):
     assert hostile["done"].returncode == 0, hostile["done"].stderr[-3000:]
     graded = rows(hostile["out"])
-    expected = {"reader", "procwriter", "memhog", "liar", "escape", "sparse", "filler", "forkbomb", "flood", "link-solution",
+    expected = {"reader", "procwriter", "memhog", "traversal", "view", "markup", "liar", "escape", "sparse", "filler", "forkbomb", "flood", "link-solution",
                 "link-zero", "link-store", "link-folder", "link-foreign", "submission", "HYPERLINK_http---x", "linked",
                 "fifo", "folder", f"{'a' * 200}-twin"[:80], f"{'b' * 200}-twin"[:80]}
     assert expected <= set(graded), sorted(set(graded) ^ expected)
@@ -337,6 +385,27 @@ def test_a_database_cannot_point_the_grader_at_host_files(hostile):
     assert graded["experiment"]["status"] == "passed"
     assert graded["model"]["status"] == "failed" and "outside the submission's store" in graded["model"]["output"]
     assert graded["truthful"]["status"] == "failed"
+
+
+def test_a_model_id_cannot_climb_out_of_the_store(hostile):
+    graded = checks(hostile["out"], "traversal")
+    assert graded["truthful"]["status"] == "failed"
+    assert "is not a logged model's URI" in graded["truthful"]["output"], graded["truthful"]["output"]
+    # The spy model saw only its own submission's files; the global check finds no other student's.
+    assert "does not load or predict (ValueError" in graded["truthful"]["output"]
+
+
+def test_a_view_in_the_store_is_refused_not_run(hostile):
+    row = rows(hostile["out"])["view"]
+    assert row["status"] == "graded" and row["score"] == "0", row
+    assert "not a current MLflow database" in (hostile["out"] / "view" / "feedback.md").read_text()
+
+
+def test_feedback_shows_a_submissions_text_inert(hostile):
+    feedback = (hostile["out"] / "markup" / "feedback.md").read_text()
+    prose, _, cell = feedback.partition("The failing cell:")
+    assert "onerror" in prose and "<img" not in prose and "[click](" not in prose and "&lt;img" in prose
+    assert cell.count("```") == 2, "the cell stays inside its fence"
 
 
 def test_neither_the_kernel_nor_a_model_can_forge_a_report(hostile):

@@ -1,0 +1,43 @@
+"""Grade one submission's private store copy in a child process of the grader.
+
+``python -m grading.grade_store LAB STORE_URI COPY SEEN_AS [--uid N] --memory-mb MB --pids N --disk-mb MB``
+
+The database was written by the submission: a query over it may be slow or large, so the
+autograder runs this under a memory cgroup and a deadline (grading.autograde), and a store
+that exhausts them costs its own submission alone. Prints the GradingResult as one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="grading.grade_store")
+    parser.add_argument("lab")
+    parser.add_argument("uri")
+    parser.add_argument("copy", help="the private copy: every location the database names must be inside it")
+    parser.add_argument("seen_as", help="where the sandbox saw that folder, as the database names it")
+    parser.add_argument("--uid", type=int, default=None, help="the sandbox uid for loading its models")
+    parser.add_argument("--memory-mb", type=int, required=True)
+    parser.add_argument("--pids", type=int, required=True)
+    parser.add_argument("--disk-mb", type=int, required=True)
+    args = parser.parse_args(argv)
+
+    from pathlib import Path
+
+    from grading import expectations, grader, readonly, sandbox
+    from grading.store import Context
+
+    readonly.protect(Path(args.uri[len("sqlite:///"):]))
+    limits = sandbox.Limits(memory_mb=args.memory_mb, pids=args.pids, disk_mb=args.disk_mb)
+    context = Context(confine=Path(args.copy), relocate=(args.seen_as, args.copy), sandbox_uid=args.uid,
+                      sandbox_limits=limits)
+    result = grader.grade(expectations.load(args.lab), args.uri, context=context)
+    print(json.dumps(result.as_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
