@@ -169,7 +169,13 @@ def _check(args) -> int:
 def _grade(args) -> int:
     from grading import autograde, expectations
 
-    expectations.load(args.lab)  # an unknown lab is a usage error before anything runs
+    from grading.kinds import HOST_EFFECTS
+
+    spec = expectations.load(args.lab)  # an unknown lab is a usage error before anything runs
+    unsafe = [c for c in spec.chosen() if c.kind in HOST_EFFECTS]
+    if unsafe:
+        raise UsageError(f"{args.lab} cannot be autograded: its check {unsafe[0].id!r} ({unsafe[0].kind}) acts on the "
+                         "host from what a submission's store names; run `python -m grading check` on a learner's store")
     limits = autograde.Limits(timeout=args.timeout, memory_mb=args.memory_mb, disk_mb=args.disk_mb,
                               output_mb=args.output_mb)
     problem = limits.problem() or ("--workers must be between 1 and 64" if not 1 <= args.workers <= 64 else None)
@@ -240,6 +246,7 @@ def _list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # the report, not MLflow's start-up chatter
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # a grader makes no calls it does not need
     try:
         return args.handler(args)
     except UsageError as exc:

@@ -35,6 +35,9 @@ def main(argv: list[str]) -> int:
     context = Context(confine=Path(args.copy), relocate=(args.seen_as, args.copy), sandbox_uid=args.uid,
                       sandbox_limits=limits)
     result = grader.grade(expectations.load(args.lab), args.uri, context=context)
+    for check in result.checks:  # the student knows the folder as the sandbox showed it, not the grader's copy
+        check.message = check.message.replace(args.copy, args.seen_as)
+    result.notes = [note.replace(args.copy, args.seen_as) for note in result.notes]
     print(json.dumps(result.as_dict()))
     return 0
 

@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from grading.store import Unreadable, value_of
+from grading.store import LOGGED_MODEL_ID, Unreadable, value_of
 
 
 @dataclass
@@ -276,13 +276,21 @@ def registered_model(store, spec) -> Outcome:
     if version_run.data.metrics[metric] != best_value:
         return Outcome(False, expected, f"{alias!r} is version {version.version} from {_run_label(version_run)} "
                        f"({metric}={version_run.data.metrics[metric]:.6g}); best is {_run_label(best)} ({best_value:.6g})")
-    if spec.get("signature", True):
-        try:
-            meta = store.model_metadata(version.source) if version.source.startswith("models:/") else None
-        except Unreadable as exc:
-            return Outcome(False, expected, f"version {version.version}'s MLmodel file was not read: {exc}")
-        if meta is not None and not meta.get("signature"):
-            return Outcome(False, expected, f"version {version.version} has no signature")
+    # The version must hold a model that run logged: its source and run id are only what the store says.
+    model_id = version.source[len("models:/"):] if version.source.startswith("models:/") else ""
+    if not LOGGED_MODEL_ID.fullmatch(model_id):
+        return Outcome(False, expected, f"version {version.version} is registered from {version.source[:120]!r}, not from "
+                       "a logged model (register models:/<model id>, or runs:/<run id>/model)")
+    if store.client.get_logged_model(model_id).source_run_id != version.run_id:
+        return Outcome(False, expected, f"version {version.version}'s model was not logged by the run it names")
+    try:
+        meta = store.model_metadata(version.source)
+    except Unreadable as exc:
+        return Outcome(False, expected, f"version {version.version}'s MLmodel file was not read: {exc}")
+    if not meta or not meta.get("flavors"):
+        return Outcome(False, expected, f"version {version.version} holds no MLflow model")
+    if spec.get("signature", True) and not meta.get("signature"):
+        return Outcome(False, expected, f"version {version.version} has no signature")
     return Outcome(True, expected, f"{alias!r} is version {version.version} from {_run_label(version_run)}")
 
 
@@ -355,6 +363,10 @@ def python(store, spec) -> Outcome:
 
 # Reproducibility kinds live in their own module, which imports the helpers above.
 from grading import reproducibility  # noqa: E402
+
+# Kinds that act on the host from what the store names (run a project, read a git repository the
+# store points at, or call course code): `grade` refuses labs that use them, as a submission writes its store.
+HOST_EFFECTS = frozenset({"python", "project_reproduces", "lineage"})
 
 KINDS = {
     "experiment_exists": experiment_exists,

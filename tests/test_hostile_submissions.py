@@ -168,6 +168,18 @@ with sqlite3.connect(mlflow.get_tracking_uri()[len("sqlite:///"):]) as connectio
 print("crafted")
 '''
 
+FAKE_REGISTRATION = RUNS + '''
+from mlflow import MlflowClient
+for C in (0.1, 1.0, 10.0):
+    with mlflow.start_run() as run:
+        mlflow.log_params({"C": C, "random_state": 42})
+        mlflow.log_metric("accuracy", 0.8 + C / 100)
+client = MlflowClient()
+client.create_registered_model("lab04-classifier")
+version = client.create_model_version("lab04-classifier", source="s3://no-such-bucket/nothing", run_id=run.info.run_id)
+client.set_registered_model_alias("lab04-classifier", "champion", version.version)
+'''
+
 ENDLESS_VIEW = RUNS + '''
 import sqlite3
 with mlflow.start_run():
@@ -265,6 +277,7 @@ def hostile(tmp_path_factory):
     nbformat.write(notebook(MEMORY_HOG), subs / "memhog.ipynb")
     nbformat.write(notebook(f"ELSEWHERE = {str(elsewhere)!r}\n" + TRAVERSAL), subs / "traversal.ipynb")
     nbformat.write(notebook(ENDLESS_VIEW), subs / "view.ipynb")
+    nbformat.write(notebook(FAKE_REGISTRATION), subs / "fakereg.ipynb")
     nbformat.write(notebook("raise ValueError('<img src=x onerror=alert(1)> [click](http://example.org) | x')"),
                    subs / "markup.ipynb")
     # Symlinks planted in the workspace, for the grader to follow after the notebook ends.
@@ -328,7 +341,7 @@ def every_output(out: Path) -> str:
 def test_every_hostile_file_gets_a_result_and_the_batch_finishes(hostile):
     assert hostile["done"].returncode == 0, hostile["done"].stderr[-3000:]
     graded = rows(hostile["out"])
-    expected = {"reader", "procwriter", "memhog", "traversal", "view", "markup", "liar", "escape", "sparse", "filler", "forkbomb", "flood", "link-solution",
+    expected = {"reader", "procwriter", "memhog", "traversal", "view", "markup", "fakereg", "liar", "escape", "sparse", "filler", "forkbomb", "flood", "link-solution",
                 "link-zero", "link-store", "link-folder", "link-foreign", "submission", "HYPERLINK_http---x", "linked",
                 "fifo", "folder", f"{'a' * 200}-twin"[:80], f"{'b' * 200}-twin"[:80]}
     assert expected <= set(graded), sorted(set(graded) ^ expected)
@@ -393,6 +406,11 @@ def test_a_model_id_cannot_climb_out_of_the_store(hostile):
     assert "is not a logged model's URI" in graded["truthful"]["output"], graded["truthful"]["output"]
     # The spy model saw only its own submission's files; the global check finds no other student's.
     assert "does not load or predict (ValueError" in graded["truthful"]["output"]
+
+
+def test_a_registered_version_must_hold_a_model_its_run_logged(hostile):
+    registry = checks(hostile["out"], "fakereg")["registry"]
+    assert registry["status"] == "failed" and "not from a logged model" in registry["output"], registry["output"]
 
 
 def test_a_view_in_the_store_is_refused_not_run(hostile):
@@ -475,3 +493,10 @@ def test_the_first_ctrl_c_keeps_finished_results_and_stops_the_rest(tmp_path):
     assert [r["student"] for r in csv.DictReader(open(out / "gradebook.csv"))] == ["a-quick"]
     assert not [p for p in psutil.process_iter(["cmdline"]) if "execute_submission" in " ".join(p.info["cmdline"] or [])
                 and str(subs) in " ".join(p.info["cmdline"] or [])]
+
+
+def test_labs_whose_checks_act_on_the_host_are_not_autograded(tmp_path):
+    nbformat.write(notebook("print(1)"), tmp_path / "one.ipynb")
+    result = run_cli("grade", "--lab", "08-dvc-lineage", "--out", str(tmp_path / "out"), str(tmp_path / "one.ipynb"))
+    assert_one_line_error(result, "08-dvc-lineage cannot be autograded", "'lineage'")
+    assert not (tmp_path / "out").exists()
