@@ -28,7 +28,7 @@ import nbformat
 
 from course import paths
 from grading import atomic, execute_submission, expectations, harvest, readonly, render, sandbox
-from grading.errors import UsageError
+from grading.errors import UsageError, first_line
 from grading.results import CheckResult, GradingResult
 
 GRADEBOOK_COLUMNS = ("student", "submission", "score", "max_score", "status", "message")
@@ -211,7 +211,7 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
         try:
             nbformat.validate(nbformat.reads(data.decode("utf-8"), as_version=4))
         except Exception as exc:  # not UTF-8, not JSON, not a notebook, wrong schema
-            status = _invalid(type(exc).__name__, execute_submission.first_line(exc, 200))
+            status = _invalid(type(exc).__name__, first_line(exc, 200))
     if status is not None:
         return status, _nothing_earned(spec, "the file is not a readable Jupyter notebook"), None
     notebook = workspace / "submission.ipynb"

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from course import paths
+from grading.errors import first_line
 from grading.reachability import server_problem
 
 
@@ -135,13 +136,13 @@ def _store_findings(uri: str, experiment: str | None) -> list[Finding]:
     try:
         client = MlflowClient(tracking_uri=uri)
     except Exception as exc:  # MLflow has no store for this scheme
-        return [Finding("FAIL", f"MLflow cannot use {uri}: {str(exc).strip().splitlines()[0][:160]}",
+        return [Finding("FAIL", f"MLflow cannot use {uri}: {first_line(exc, 160) or type(exc).__name__}",
                         "use http(s)://HOST:PORT, sqlite:///ABSOLUTE/PATH/mlflow.db or a database URI such as "
                         "postgresql+psycopg2://USER:PASSWORD@HOST/DB")]
     try:
         experiments = client.search_experiments(max_results=1000)
     except Exception as exc:  # a refused query still gets one line
-        return [Finding("FAIL", f"the store refused a query: {str(exc).splitlines()[0][:200]}",
+        return [Finding("FAIL", f"the store refused a query: {first_line(exc) or type(exc).__name__}",
                         "check credentials and that the database is running")]
     findings = []
     names = [e.name for e in experiments]

@@ -24,6 +24,8 @@ import signal
 import sys
 import threading
 
+from grading.errors import first_line
+
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -56,11 +58,6 @@ def stop_everything_else(pid_namespace: bool) -> None:
 def timeout_status(seconds: float) -> dict:
     return {"status": "timeout", "cell": None, "ename": "Timeout",
             "evalue": f"the notebook ran longer than {seconds:g} s", "source": ""}
-
-
-def first_line(text: str, width: int = 300) -> str:
-    lines = str(text).strip().splitlines()
-    return lines[0][:width] if lines else ""
 
 
 class OutputCap:

@@ -61,7 +61,7 @@ FIELDS = {
                                {"alias": TEXT, "higher_is_better": FLAG, "signature": FLAG}),
     "dataset_input": Fields({"runs": TEXT}, {"name": TEXT, "digest": SCALAR, "digest_from_tag": TEXT, **EXPECTED}),
     "recomputed_metric": Fields({"runs": TEXT, "metric": TEXT, "dataset": TEXT},
-                                {"name": TEXT, "tolerance": NUMBER}),
+                                {"name": TEXT, "tolerance": NUMBER, "score": TEXT}),
     "python": Fields({"function": TEXT}, {"runs": TEXT, "experiment": TEXT}, open=True),
     "reproducible": Fields({"runs": TEXT, "same": NAMES, "metrics": NAMES},
                            {"tolerance": NUMBER, "min_repeated": WHOLE}),
@@ -75,6 +75,7 @@ SELECTION = Fields({"experiment": TEXT}, {"filter": TEXT, "group_by": NAMES, "pa
 PARAM_KEYS, METRIC_KEYS = ("type", "equals", "one_of"), ("min", "max", "equals", "tolerance")
 PARAM_CASTS = {"int": int, "float": float, "str": str}  # as kinds.params casts a logged value
 FILE_KINDS = ("any", "image", "json", "table")
+SCORES = ("accuracy", "f1", "precision", "recall", "roc_auc", "rmse", "mae", "r2")  # grading.recompute.SCORES
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,9 @@ def _validate_rules(what: str, kind: str, spec: dict) -> None:
         for pattern, content in (spec.get("files") or {}).items():
             if content is not None and content not in FILE_KINDS:
                 raise UsageError(f"{what} file {pattern!r} has content {content!r}; use {', '.join(FILE_KINDS)}")
+    if kind == "recomputed_metric" and spec.get("score", spec["metric"]) not in SCORES:
+        raise UsageError(f"{what} scores {spec.get('score', spec['metric'])!r}; name one of {', '.join(SCORES)} "
+                         "with `score:` (the logged metric's name may differ)")
     if kind == "python" and ":" not in spec["function"]:
         raise UsageError(f"{what} field 'function' is {spec['function']!r}; write it as module:callable")
 

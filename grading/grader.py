@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from grading.errors import UsageError
+from grading.errors import UsageError, first_line
 from grading.expectations import Expectations
 from grading.kinds import KINDS, Outcome
 from grading.results import CheckResult, GradingResult
@@ -35,11 +35,11 @@ def grade(expectations: Expectations, tracking_uri: str, prefix: str = "", only:
         except MissingExperiment as exc:
             outcome = Outcome(False, "the experiment this check reads", str(exc))
         except MlflowException as exc:
-            outcome = Outcome(False, check.description, f"the tracking store refused a query: {_first_line(exc)}")
+            outcome = Outcome(False, check.description, f"the tracking store refused a query: {first_line(exc) or type(exc).__name__}")
         except Unreadable as exc:
             outcome = Outcome(False, check.description, str(exc))
         except Exception as exc:  # e.g. a database a submission crafted: this check fails, not the others
-            outcome = Outcome(False, check.description, f"the check could not read the store ({type(exc).__name__}: {_first_line(exc)})")
+            outcome = Outcome(False, check.description, f"the check could not read the store ({type(exc).__name__}: {first_line(exc)})")
         message = "" if outcome.passed else check.message.format(expected=outcome.expected, found=outcome.found)
         result.checks.append(CheckResult(
             id=check.id, description=check.description, points=check.points,
@@ -49,8 +49,3 @@ def grade(expectations: Expectations, tracking_uri: str, prefix: str = "", only:
         if outcome.note and outcome.note not in result.notes:
             result.notes.append(outcome.note)
     return result
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__

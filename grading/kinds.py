@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import dataclass
 
+from grading.errors import first_line
 from grading.store import LOGGED_MODEL_ID, Unreadable, value_of
 
 
@@ -89,6 +90,10 @@ def run_count(store, spec) -> Outcome:
     problems = []
     if not low <= count <= high:
         problems.append(f"{count} run(s)")
+    if selected.extras:  # e.g. a parent run around the sweep: the lab asked for top-level runs
+        names = ", ".join(_run_label(r) for r in selected.extras[:3])
+        problems.append(f"{len(selected.extras)} more run(s) without {', '.join(store.expectations.runs[spec['runs']].group_by)}"
+                        f" ({names})")
     for key, values in (spec.get("each") or {}).items():
         present = {str(value_of(run, key)) for run in selected.runs}
         absent = [str(v) for v in values if str(v) not in present]
@@ -254,7 +259,7 @@ def registered_model(store, spec) -> Outcome:
     try:
         version = store.client.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
-        reason = "no such registered model" if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) else str(exc).splitlines()[0]
+        reason = "no such registered model" if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) else first_line(exc)
         try:
             store.client.get_registered_model(name)
             reason = f"no alias {alias!r}"
@@ -324,7 +329,8 @@ def recomputed_metric(store, spec) -> Outcome:
     from grading import recompute
 
     metric, tolerance, name, dataset = spec["metric"], spec.get("tolerance", 1e-6), spec.get("name"), spec["dataset"]
-    expected = f"logged {metric} equal to the model's {metric} recomputed on the canonical test split (±{tolerance})"
+    scored = spec.get("score", metric)  # what to compute; the logged metric's name may differ
+    expected = f"logged {metric} equal to the model's {scored} recomputed on the canonical test split (±{tolerance})"
     selected, missing = _runs(store, spec)
     if missing:
         return missing
@@ -337,21 +343,21 @@ def recomputed_metric(store, spec) -> Outcome:
     if len(model_of) > recompute.MAX_MODELS:  # bounded work: the run-count check names the extra runs
         problems.append(f"{len(model_of)} models; the grader recomputes at most {recompute.MAX_MODELS}")
         model_of = dict(list(model_of.items())[:recompute.MAX_MODELS])
-    pending = [uri for uri in model_of.values() if (dataset, uri) not in store.recomputed]
+    pending = [uri for uri in model_of.values() if (dataset, scored, uri) not in store.recomputed]
     if pending:
-        for uri, answer in recompute.recompute(store, dataset, pending).items():
-            store.recomputed[(dataset, uri)] = answer
+        for uri, answer in recompute.recompute(store, dataset, pending, scored).items():
+            store.recomputed[(dataset, scored, uri)] = answer
     for run in selected.runs:
         if run.info.run_id not in model_of:
             continue
-        answer = store.recomputed.get((dataset, model_of[run.info.run_id]), {"error": "no result"})
+        answer = store.recomputed.get((dataset, scored, model_of[run.info.run_id]), {"error": "no result"})
         logged = run.data.metrics.get(metric)
         if "error" in answer:
             problems.append(f"{_run_label(run)}: the model does not load or predict ({answer['error']})")
         elif logged is None:
             problems.append(f"{_run_label(run)}: no {metric} logged")
-        elif abs(logged - answer[metric]) > tolerance:
-            problems.append(f"{_run_label(run)}: logged {metric}={logged:.6g}, recomputed {answer[metric]:.6g}")
+        elif abs(logged - answer[scored]) > tolerance:
+            problems.append(f"{_run_label(run)}: logged {metric}={logged:.6g}, recomputed {answer[scored]:.6g}")
     return Outcome(not problems, expected, "; ".join(problems) or "equal", selected.note)
 
 

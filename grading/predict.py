@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from grading.errors import first_line
+
 PREDICTIONS_CAP = 16 * 1024 * 1024  # bytes of one model's predictions
 MODEL_SECONDS = 60  # to load one model and predict
 
@@ -41,9 +43,13 @@ def predict_in_child(folder: str, features, write_fd: int) -> None:
         local = shutil.copytree(folder, tempfile.mkdtemp() + "/model", symlinks=True)
         # suppress_warnings: skips comparing the model's requirements with this environment (1-2 s)
         model = mlflow.pyfunc.load_model(local, suppress_warnings=True)
+        features = as_signature_declares(model, features)
         answer = {"predictions": np.asarray(model.predict(features)).ravel().tolist()}
+        probabilities = positive_class_probabilities(model, features)
+        if probabilities is not None:
+            answer["probabilities"] = probabilities
     except BaseException as exc:  # a learner's model may be anything; report, do not crash
-        answer = {"error": f"{type(exc).__name__}: {_first_line(exc)}"}
+        answer = {"error": f"{type(exc).__name__}: {first_line(exc)}"}
     try:
         payload = json.dumps(answer, default=str).encode()
     except (TypeError, ValueError):
@@ -52,9 +58,37 @@ def predict_in_child(folder: str, features, write_fd: int) -> None:
         pipe.write(b"\n" + payload + b"\n")
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else ""
+def as_signature_declares(model, features):
+    """The test features in the form the model's signature declares: a DataFrame with its column
+    names when it names columns (MLflow refuses a bare array then), else the array."""
+    schema = model.metadata.get_input_schema()
+    if schema is None or schema.is_tensor_spec() or not schema.has_input_names():
+        return features
+    import numpy as np
+    import pandas as pd
+
+    names = schema.input_names()
+    array = np.asarray(features)
+    if array.ndim != 2 or array.shape[1] != len(names):
+        return features  # let MLflow say what does not fit
+    return pd.DataFrame(array, columns=names)
+
+
+def positive_class_probabilities(model, features) -> list | None:
+    """P(class 1) from a scikit-learn classifier with predict_proba, for ROC AUC; None otherwise."""
+    try:
+        raw = model.get_raw_model()
+    except Exception:  # not every flavor has a raw model
+        return None
+    if not hasattr(raw, "predict_proba"):
+        return None
+    try:
+        import numpy as np
+
+        probabilities = np.asarray(raw.predict_proba(features))
+        return probabilities[:, 1].tolist() if probabilities.ndim == 2 and probabilities.shape[1] == 2 else None
+    except Exception:  # a score that needs them then says so
+        return None
 
 
 def run_one(folder: str, features, private_fd: int) -> dict:
@@ -116,7 +150,7 @@ def main(argv: list[str]) -> int:
     features, _ = DATASETS[dataset]()
     for folder in folders:
         answer = run_one(folder, features, report.fileno())
-        answer = {k: answer[k] for k in ("predictions", "error") if k in answer}  # nothing else a model says
+        answer = {k: answer[k] for k in ("predictions", "probabilities", "error") if k in answer}  # nothing else
         report.write(json.dumps({**answer, "model": folder}) + "\n")
         stop_everything_else(pid_namespace)  # what one model's code left running cannot touch the next
     report.flush()

@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from grading.errors import UsageError
+from grading.errors import UsageError, first_line
 
 START_HINT = (
     "start one with `make ui` (serves the course store) or "
@@ -118,7 +118,7 @@ def probe_store(uri: str, timeout: float = 10.0) -> None:
     except concurrent.futures.TimeoutError:
         raise UsageError(f"the tracking store {uri} did not answer within {timeout:.0f} s; is the database running?") from None
     except Exception as exc:  # drivers raise many types; the first line says enough
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc) or type(exc).__name__
         if "out-of-date database schema" in first:
             raise UsageError(f"the tracking store {uri} has an older schema than this MLflow's; "
                              f"back it up, then run `mlflow db upgrade {uri}`") from None

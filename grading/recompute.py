@@ -15,22 +15,53 @@ MODEL_CAP = 200 * 1024 * 1024  # bytes of one model's files
 MAX_MODELS = 20  # recomputed per check; a lab names a handful of configurations
 
 
-def score(dataset: str, predictions: list) -> dict:
-    from sklearn.metrics import accuracy_score
+def _classifier_score(name: str):
+    def compute(labels, predictions, probabilities):
+        from sklearn import metrics
 
+        if name == "accuracy":
+            return metrics.accuracy_score(labels, predictions)
+        if name == "roc_auc":  # from probabilities when the model gives them, as a lab computes it
+            return metrics.roc_auc_score(labels, probabilities if probabilities is not None else predictions)
+        average = "binary" if len(set(labels) | set(predictions)) <= 2 else "macro"
+        return getattr(metrics, f"{name}_score")(labels, predictions, average=average)
+    return compute
+
+
+def _regressor_score(name: str):
+    def compute(labels, predictions, probabilities):
+        from sklearn import metrics
+
+        if name == "rmse":
+            return metrics.mean_squared_error(labels, predictions) ** 0.5
+        return {"mae": metrics.mean_absolute_error, "r2": metrics.r2_score}[name](labels, predictions)
+    return compute
+
+
+# Each metric a check may recompute, computed with scikit-learn's defaults (binary F1 and friends
+# on two classes, macro on more), as the labs compute them.
+SCORES = {**{n: _classifier_score(n) for n in ("accuracy", "f1", "precision", "recall", "roc_auc")},
+          **{n: _regressor_score(n) for n in ("rmse", "mae", "r2")}}
+
+
+def score(labels, answer: dict, name: str) -> dict:
+    """{name: value} from a model's predictions (and probabilities), or {"error": ...}."""
+    predictions, probabilities = answer.get("predictions"), answer.get("probabilities")
+    if not isinstance(predictions, list) or len(predictions) != len(labels):
+        return {"error": f"{len(predictions) if isinstance(predictions, list) else 'no'} predictions "
+                         f"for {len(labels)} test rows"}
+    if probabilities is not None and (not isinstance(probabilities, list) or len(probabilities) != len(labels)):
+        probabilities = None
+    try:
+        return {name: float(SCORES[name](list(labels), predictions, probabilities))}
+    except (TypeError, ValueError) as exc:
+        return {"error": f"the predictions cannot be scored as {name}: {str(exc)[:150]}"}
+
+
+def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy") -> dict[str, dict]:
+    """{model uri: {metric: ...} | {"error": ...}} for each uri."""
     from grading.canonical import DATASETS
 
-    _, labels = DATASETS[dataset]()
-    if len(predictions) != len(labels):
-        return {"error": f"{len(predictions)} predictions for {len(labels)} test rows"}
-    try:
-        return {"accuracy": float(accuracy_score(labels, predictions))}
-    except (TypeError, ValueError) as exc:
-        return {"error": f"the predictions cannot be scored: {str(exc)[:150]}"}
-
-
-def recompute(store, dataset: str, uris: list[str]) -> dict[str, dict]:
-    """{model uri: {"accuracy": ...} | {"error": ...}} for each uri."""
     from grading import harvest, predict, sandbox
 
     results: dict[str, dict] = {}
@@ -61,8 +92,8 @@ def recompute(store, dataset: str, uris: list[str]) -> dict[str, dict]:
                         "the recompute hit the memory limit" if "memory" in done.limits_hit else
                         "loading the model ended the recompute")
                     results[uri] = {"error": why}
-                elif "predictions" in answer and isinstance(answer["predictions"], list):
-                    results[uri] = score(dataset, answer["predictions"])
+                elif "predictions" in answer:
+                    results[uri] = score(DATASETS[dataset]()[1], answer, metric)
                 else:
                     results[uri] = {"error": str(answer.get("error") or "no predictions")[:300]}
     finally:

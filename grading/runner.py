@@ -5,6 +5,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from grading.errors import first_line
 from grading.sections import Section, parameter_defaults
 
 
@@ -50,10 +51,9 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
             execution_timeout=cell_timeout,
         )
     except PapermillExecutionError as exc:
-        first_line = (exc.source or "").strip().splitlines()[0] if (exc.source or "").strip() else ""
-        error = f"cell [{exc.exec_count}] `{first_line[:60]}` raised {exc.ename}: {exc.evalue}"
+        error = f"cell [{exc.exec_count}] `{first_line(exc.source or '', 60)}` raised {exc.ename}: {exc.evalue}"
     except Exception as exc:  # a dead kernel or a timeout: still a section result, not a crash
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        error = f"{type(exc).__name__}: {first_line(exc)}"
     seconds = time.perf_counter() - started
     result = SectionRun(
         section=section.id,

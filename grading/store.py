@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from grading.errors import first_line
 from grading.expectations import Expectations, RunSelection
 
 
@@ -19,6 +20,7 @@ class Selected:
     runs: list  # mlflow Run objects, one per configuration
     attempts: int  # finished runs that matched before keeping the latest per configuration
     note: str = ""
+    extras: list = field(default_factory=list)  # runs with none of the group_by keys (a parent, a smoke test)
 
 
 class MissingExperiment(Exception):
@@ -61,7 +63,7 @@ class Store:
         self._experiments: dict = {}
         self._selections: dict[str, Selected] = {}
         self._repos: dict = {}
-        self.recomputed: dict = {}  # (dataset, model uri) -> {"accuracy": ...} or {"error": ...}
+        self.recomputed: dict = {}  # (dataset, score, model uri) -> {score: ...} or {"error": ...}
 
     # Experiments -----------------------------------------------------------------
     def experiment_name(self, key: str) -> str:
@@ -104,17 +106,22 @@ class Store:
             if not parents:
                 return Selected([], 0, f"no parent run for {sel.name!r}")
             runs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+        # A run with none of the keys is not a configuration: the run count names it, and the
+        # per-run checks do not judge it (one structural slip costs one check).
+        extras = [r for r in runs if sel.group_by and all(value_of(r, key) is None for key in sel.group_by)]
+        extra_ids = {r.info.run_id for r in extras}
+        runs = [r for r in runs if r.info.run_id not in extra_ids]
         if sel.keep == "all":
-            return Selected(list(runs), len(runs))
+            return Selected(list(runs), len(runs), _extras_note(sel, extras), extras)
         latest: dict[tuple, object] = {}
         for run in runs:  # newest first, so the first run of each configuration wins
             latest.setdefault(tuple(value_of(run, key) for key in sel.group_by), run)
         chosen = list(latest.values())
-        note = ""
+        notes = [_extras_note(sel, extras)] if extras else []
         if len(runs) > len(chosen):
             what = "each configuration" if sel.group_by else f"selection {sel.name!r}"
-            note = f"{len(runs)} finished runs match {sel.name!r}; the latest for {what} counts"
-        return Selected(chosen, len(runs), note)
+            notes.append(f"{len(runs)} finished runs match {sel.name!r}; the latest for {what} counts")
+        return Selected(chosen, len(runs), "; ".join(notes), extras)
 
     # Models ----------------------------------------------------------------------
     def logged_models(self, experiment_id: str, run_id: str) -> list:
@@ -197,7 +204,7 @@ class Store:
         except (OSError, harvest.Refused) as exc:
             return f"the model's files cannot be read: {exc}"
         except Exception as exc:  # a remote store's own errors
-            return f"the model's files cannot be downloaded: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+            return f"the model's files cannot be downloaded: {first_line(exc) or type(exc).__name__}"
 
     def _artifact_repo_for_run(self, run_id: str):
         """One repository per run: listing and reading a run's files then cost one get_run, not one each."""
@@ -263,6 +270,14 @@ class Store:
         if os.path.commonpath([real, inside]) != inside:
             raise Unreadable(f"{uri} is outside the submission's store")
         return uri
+
+
+def _extras_note(sel: RunSelection, extras: list) -> str:
+    if not extras:
+        return ""
+    names = ", ".join(repr(r.data.tags.get("mlflow.runName") or r.info.run_id[:8]) for r in extras[:3])
+    return (f"{len(extras)} run(s) without {', '.join(sel.group_by)} ({names}) are not configurations of "
+            f"{sel.name!r}; only the run count counts them")
 
 
 def value_of(run, key: str):

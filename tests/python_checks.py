@@ -4,3 +4,7 @@ from grading.kinds import Outcome
 
 def always_fails(store, spec):
     return Outcome(False, "the moon", "cheese")
+
+
+def raises_without_a_message(store, spec):
+    raise ValueError("")

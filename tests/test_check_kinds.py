@@ -225,3 +225,67 @@ def test_every_renderer_reads_the_same_result(store):
     assert "0/2" in render.markdown(result) and "do this" in render.markdown(result)
     assert "score 0/2, 0/1 checks passed" in render.text(result)
     assert "fail" in render.html_table(result)
+
+
+def test_a_parent_around_the_sweep_costs_only_the_run_count(store):
+    """The sweep nested under a parent: the parent (no c) is not a configuration, so only the run
+    count fails, naming it, and the per-run checks judge the two children."""
+    runs = {"sweep": {"experiment": "main", "group_by": ["params.c"]}}
+    _, count = grade_one(store, {"kind": "run_count", "runs": "sweep", "min": 2, "max": 2}, runs)
+    # The parent (and this store's other runs, which log no c) are named, not judged.
+    assert not count.passed and "5 more run(s) without params.c (parent, " in count.message, count.message
+    result, params = grade_one(store, {"kind": "params", "runs": "sweep", "params": {"c": {"type": "int"}}}, runs)
+    assert params.passed, params.message
+    assert any("are not configurations" in note and "'parent'" in note for note in result.notes)
+
+
+def test_a_check_that_raises_fails_alone_even_with_an_empty_message(store):
+    data = {"experiments": {"main": "exp"},
+            "checks": [{"id": "boom", "kind": "python", "function": "python_checks:raises_without_a_message",
+                        "points": 1, "description": "d", "hint": "h"},
+                       {"id": "fine", "kind": "experiment_exists", "experiment": "main", "points": 1,
+                        "description": "d", "hint": "h"}]}
+    result = grader.grade(expectations.parse("t", data), store)
+    boom, fine = result.checks
+    assert not boom.passed and "ValueError" in boom.message
+    assert fine.passed
+
+
+@pytest.fixture(scope="module")
+def dataframe_store(tmp_path_factory):
+    """lab04's data as a DataFrame with named columns, and the metrics a lab may log about it."""
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    uri = paths.sqlite_uri(tmp_path_factory.mktemp("frames"))
+    tracking.use_experiment("frames", uri)
+    X, y = make_classification(n_samples=1000, n_features=10, random_state=42)
+    X = pd.DataFrame(X, columns=[f"feature_{i}" for i in range(10)])
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=42)
+    model = LogisticRegression(random_state=42).fit(X_train, y_train)
+    with mlflow.start_run(run_name="frame"):
+        mlflow.log_param("C", 1.0)
+        predictions = model.predict(X_test)
+        mlflow.log_metrics({"accuracy": accuracy_score(y_test, predictions), "test_f1": f1_score(y_test, predictions),
+                            "roc_auc": roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])})
+        mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3), pip_requirements=PIP)
+    return uri
+
+
+def test_a_dataframe_model_is_recomputed_with_its_columns_and_any_named_metric(dataframe_store):
+    data = {"experiments": {"main": "frames"}, "runs": {"one": {"experiment": "main"}},
+            "checks": [{"id": name, "kind": "recomputed_metric", "runs": "one", "metric": name, "dataset": "lab04",
+                        "points": 1, "description": "d", "hint": "h", **extra}
+                       for name, extra in (("accuracy", {}), ("test_f1", {"score": "f1"}), ("roc_auc", {}))]}
+    result = grader.grade(expectations.parse("t", data), dataframe_store)
+    assert [(c.id, c.passed) for c in result.checks] == [("accuracy", True), ("test_f1", True), ("roc_auc", True)], \
+        [c.message for c in result.checks]
+
+
+def test_an_unknown_score_is_the_courses_error():
+    data = {"experiments": {"main": "x"}, "runs": {"one": {"experiment": "main"}},
+            "checks": [{"id": "c", "kind": "recomputed_metric", "runs": "one", "metric": "logloss", "dataset": "lab04",
+                        "points": 1, "description": "d", "hint": "h"}]}
+    with pytest.raises(Exception, match="scores 'logloss'; name one of accuracy, f1"):
+        expectations.parse("t", data)
