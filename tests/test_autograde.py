@@ -87,6 +87,36 @@ for fd in range(20):  # the executing process's descriptors, if they were reacha
         pass
 print("opened", opened)
 '''
+ALT_STYLE = '''
+import mlflow, pandas as pd, matplotlib.pyplot as plt
+from mlflow import MlflowClient
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score
+from sklearn.model_selection import train_test_split
+
+X, y = make_classification(n_samples=1000, n_features=10, random_state=42)
+X = pd.DataFrame(X, columns=[f"f{i}" for i in range(10)])
+X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=42)
+mlflow.set_experiment("lab04")
+client, best = MlflowClient(), None
+for C in (0.1, 1.0, 10.0):
+    with mlflow.start_run(run_name=f"C={C}") as run:
+        model = LogisticRegression(C=C, random_state=42).fit(X_train, y_train)
+        accuracy = accuracy_score(y_test, model.predict(X_test))
+        client.log_param(run.info.run_id, "C", C)
+        client.log_param(run.info.run_id, "random_state", 42)
+        client.log_metric(run.info.run_id, "accuracy", accuracy)
+        client.set_tag(run.info.run_id, "purpose", "other-style")
+        figure = ConfusionMatrixDisplay.from_predictions(y_test, model.predict(X_test)).figure_
+        mlflow.log_figure(figure, "confusion_matrix.png")
+        plt.close(figure)
+        mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3), pip_requirements=["scikit-learn"])
+        if best is None or accuracy > best[1]:
+            best = (run.info.run_id, accuracy)
+version = mlflow.register_model(f"runs:/{best[0]}/model", "lab04-classifier")
+client.set_registered_model_alias("lab04-classifier", "champion", version.version)
+'''
 ORPHAN_MARK = "4242.5"  # an unusual sleep length identifies the processes this test's submission leaves
 
 
@@ -113,6 +143,8 @@ def batch(tmp_path_factory):
     subs.mkdir()
     nbformat.write(solution(), subs / "honest.ipynb")
     nbformat.write(authoring.load_source(LAB_SOURCE, "lab"), subs / "unfilled.ipynb")
+    # Correct work in another style: DataFrame features, the client API, register_model from runs:/.
+    nbformat.write(notebook(ALT_STYLE), subs / "otherstyle.ipynb")
     nbformat.write(solution(('mlflow.log_metric("accuracy", accuracy)', 'mlflow.log_metric("accuracy", 0.99)')),
                    subs / "madeup.ipynb")
     nbformat.write(notebook(MINI_LAB, MINI_LAB_LOOP), subs / "minilab.ipynb")
@@ -171,7 +203,7 @@ def test_every_submission_gets_a_row_and_a_results_file(batch):
     assert batch["second"].returncode == 0, batch["second"].stdout + batch["second"].stderr
     rows = gradebook(batch["out"])
     students = sorted(["corrupt", "deadkernel", "firstcell", "forger", "honest", "hog", "loop", "madeup", "minilab",
-                       "netprobe", "orphan", "unfilled", "vandal"])
+                       "netprobe", "orphan", "otherstyle", "unfilled", "vandal"])
     assert sorted(rows) == students
     for student in students:
         results = json.loads((batch["out"] / student / "results.json").read_text())
@@ -184,6 +216,8 @@ def test_every_submission_gets_a_row_and_a_results_file(batch):
 def test_the_solution_gets_full_marks_and_the_unfilled_lab_low_marks(batch):
     rows = gradebook(batch["out"])
     assert (rows["honest"]["score"], rows["honest"]["max_score"], rows["honest"]["status"]) == ("100", "100", "graded")
+    assert (rows["otherstyle"]["score"], rows["otherstyle"]["status"]) == ("100", "graded"), \
+        (rows["otherstyle"], (batch["out"] / "otherstyle" / "feedback.md").read_text())
     assert float(rows["unfilled"]["score"]) <= 10 and rows["unfilled"]["status"] == "error"
     assert "NotImplementedError" in rows["unfilled"]["message"]
     feedback = (batch["out"] / "unfilled" / "feedback.md").read_text()
