@@ -324,7 +324,7 @@ def recomputed_metric(store, spec) -> Outcome:
     """Truthfulness: the logged metric equals the logged model's metric on the canonical data.
 
     Models are never loaded here: grading.recompute copies each model's files out of the store,
-    a sandbox predicts, and the score is computed here from labels the sandbox never sees.
+    a sandbox predicts, and the score is computed here; the sandbox reports predictions only.
     """
     from grading import recompute
 

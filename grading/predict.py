@@ -6,7 +6,7 @@ in a sandbox (grading.recompute starts it). This process imports MLflow and scik
 then forks one child per model. Each child loads one model and sends its predictions back on a
 pipe of its own; this process writes the one report line per model. So a model's code can
 change only its own predictions, never the report, another model's result or the score, which
-the grader computes outside from the labels (they never enter the sandbox).
+the grader computes outside from the predictions alone.
 """
 from __future__ import annotations
 

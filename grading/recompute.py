@@ -2,7 +2,7 @@
 
 The model's files are copied out of the store (regular files only, capped in size), the
 sandbox loads them and predicts on the lab's test features (grading.predict), and this
-process scores the predictions against labels the sandbox never receives.
+process scores the predictions against the lab's labels; the sandbox reports predictions only.
 """
 from __future__ import annotations
 
