@@ -69,7 +69,7 @@ def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy") ->
     try:
         scratch.chmod(0o755)
         folders: dict[str, str] = {}
-        budget = store.sandbox_limits.disk_mb * 1024 * 1024  # for all the models together
+        budget = store.context.sandbox_limits.disk_mb * 1024 * 1024  # for all the models together
         for number, uri in enumerate(uris):
             target = scratch / f"m{number}"
             problem = store.copy_model(uri, target, max(0, min(MODEL_CAP, budget)))
@@ -80,8 +80,8 @@ def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy") ->
                 harvest.make_readable(target)
                 folders[str(target)] = uri
         if folders:
-            limits = dataclasses.replace(store.sandbox_limits, timeout=30 + predict.MODEL_SECONDS * len(folders))
-            box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=store.sandbox_uid)
+            limits = dataclasses.replace(store.context.sandbox_limits, timeout=30 + predict.MODEL_SECONDS * len(folders))
+            box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=store.context.sandbox_uid)
             namespace = ["--pid-namespace"] if sandbox.mode() != "process" else []
             done = box.run_module("grading.predict", [*namespace, dataset, *folders])
             answers = _read_report(done.stdout)

@@ -43,7 +43,7 @@ class Context:
     confine: Path | None = None
     relocate: tuple[str, str] | None = None  # (folder the database names, where its copy is)
     sandbox_uid: int | None = None
-    sandbox_limits: object = None
+    sandbox_limits: object = None  # grading.sandbox.Limits; required when models are recomputed
 
 
 class Store:
@@ -57,9 +57,7 @@ class Store:
         self.expectations = expectations
         self.prefix = prefix
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        self.context = context or Context()
-        self.sandbox_uid = self.context.sandbox_uid
-        self.sandbox_limits = self.context.sandbox_limits or sandbox.Limits(timeout=300)
+        self.context = context or Context(sandbox_limits=sandbox.Limits(timeout=300))
         self._experiments: dict = {}
         self._selections: dict[str, Selected] = {}
         self._repos: dict = {}
