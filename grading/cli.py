@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "logged, and write results.json, feedback.md and executed.ipynb per student plus gradebook.csv. "
         "Exit 0 when the batch completed, whatever the scores.",
     )
-    grade.add_argument("--lab", required=True, help="the lab to grade against, e.g. lab04")
+    grade.add_argument("--lab", required=True, help="the lab to grade against (python -m grading list names them)")
     grade.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the results")
     grade.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: cores)")
     grade.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="per notebook, and per cell (default 600)")

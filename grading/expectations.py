@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from course import labdata
 from grading.errors import UsageError
 
 FOLDER = Path(__file__).resolve().parent / "expectations"
@@ -56,7 +57,8 @@ FIELDS = {
     "metrics": Fields({"runs": TEXT, "metrics": MAPPING}, EXPECTED),
     "tags": Fields({"runs": TEXT, "tags": MAPPING}, EXPECTED),
     "artifacts": Fields({"runs": TEXT}, {"files": MAPPING, **EXPECTED}),
-    "logged_model": Fields({"runs": TEXT}, {"name": TEXT, "flavor": TEXT, "signature_inputs": WHOLE, **EXPECTED}),
+    "logged_model": Fields({"runs": TEXT}, {"name": TEXT, "flavor": TEXT, "signature_inputs": WHOLE,
+                                                         "signature_columns": NAMES, **EXPECTED}),
     "registered_model": Fields({"runs": TEXT, "name": TEXT, "best_by": TEXT},
                                {"alias": TEXT, "higher_is_better": FLAG, "signature": FLAG}),
     "dataset_input": Fields({"runs": TEXT}, {"name": TEXT, "digest": SCALAR, "digest_from_tag": TEXT, **EXPECTED}),
@@ -313,6 +315,9 @@ def _validate_rules(what: str, kind: str, spec: dict) -> None:
     if kind == "recomputed_metric" and spec.get("score", spec["metric"]) not in SCORES:
         raise UsageError(f"{what} scores {spec.get('score', spec['metric'])!r}; name one of {', '.join(SCORES)} "
                          "with `score:` (the logged metric's name may differ)")
+    if kind == "recomputed_metric" and spec["dataset"] not in labdata.names():
+        raise UsageError(f"{what} names dataset {spec['dataset']!r}; add course/labdata/{spec['dataset']}.py "
+                         f"or name one of {', '.join(labdata.names())}")
     if kind == "python" and ":" not in spec["function"]:
         raise UsageError(f"{what} field 'function' is {spec['function']!r}; write it as module:callable")
 

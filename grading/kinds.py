@@ -210,6 +210,7 @@ def artifacts(store, spec) -> Outcome:
 def logged_model(store, spec) -> Outcome:
     """A LoggedModel from each run, with its flavor and a signature of the given input width."""
     flavor, width, name = spec.get("flavor"), spec.get("signature_inputs"), spec.get("name")
+    columns = list(spec.get("signature_columns") or [])
 
     def judge(run):
         models = store.logged_models(run.info.experiment_id, run.info.run_id)
@@ -226,17 +227,24 @@ def logged_model(store, spec) -> Outcome:
         flavors = sorted((meta.get("flavors") or {}).keys())
         if flavor and flavor not in flavors:
             problems.append(f"model flavors {flavors}, no {flavor}")
-        if width is not None:
+        if width is not None or columns:
             signature = meta.get("signature")
             if not signature or not signature.get("inputs"):
                 problems.append("model has no signature")
             else:
-                found = signature_width(json.loads(signature["inputs"]))
-                if found != width:
+                inputs = json.loads(signature["inputs"])
+                found = signature_width(inputs)
+                if width is not None and found != width:
                     problems.append(f"signature has {found} inputs, not {width}")
+                named = [i.get("name") for i in inputs if i.get("type") != "tensor" and i.get("name")]
+                if columns and not named:
+                    problems.append("signature takes an unnamed array, not named columns (log a DataFrame example)")
+                elif missing := [c for c in columns if c not in named]:
+                    problems.append(f"signature lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
         return problems
 
-    details = ([f"{flavor} flavor"] if flavor else []) + ([f"a signature with {width} inputs"] if width is not None else [])
+    details = ([f"{flavor} flavor"] if flavor else []) + ([f"a signature with {width} inputs"] if width is not None else []) \
+        + ([f"a signature naming the columns {', '.join(columns)}"] if columns else [])
     expected = f"a logged model{f' named {name!r}' if name else ''}" + (f" ({', '.join(details)})" if details else "")
     return _each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
 
@@ -321,7 +329,7 @@ def dataset_input(store, spec) -> Outcome:
 
 
 def recomputed_metric(store, spec) -> Outcome:
-    """Truthfulness: the logged metric equals the logged model's metric on the canonical data.
+    """Truthfulness: the logged metric equals the logged model's metric on the lab data's test split.
 
     Models are never loaded here: grading.recompute copies each model's files out of the store,
     a sandbox predicts, and the score is computed here; the sandbox reports predictions only.
@@ -330,7 +338,7 @@ def recomputed_metric(store, spec) -> Outcome:
 
     metric, tolerance, name, dataset = spec["metric"], spec.get("tolerance", 1e-6), spec.get("name"), spec["dataset"]
     scored = spec.get("score", metric)  # what to compute; the logged metric's name may differ
-    expected = f"logged {metric} equal to the model's {scored} recomputed on the canonical test split (±{tolerance})"
+    expected = f"logged {metric} equal to the model's {scored} recomputed on the lab data's test split (±{tolerance})"
     selected, missing = _runs(store, spec)
     if missing:
         return missing

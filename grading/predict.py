@@ -59,15 +59,21 @@ def predict_in_child(folder: str, features, write_fd: int) -> None:
 
 
 def as_signature_declares(model, features):
-    """The test features in the form the model's signature declares: a DataFrame with its column
-    names when it names columns (MLflow refuses a bare array then), else the array."""
-    schema = model.metadata.get_input_schema()
-    if schema is None or schema.is_tensor_spec() or not schema.has_input_names():
-        return features
+    """The test features in the form the model's signature declares: a DataFrame of its named
+    columns when it names columns (MLflow refuses a bare array then), an array for a tensor
+    signature, and the lab's own form when there is no signature."""
     import numpy as np
     import pandas as pd
 
+    schema = model.metadata.get_input_schema()
+    if schema is None:
+        return features
+    if schema.is_tensor_spec() or not schema.has_input_names():
+        return np.asarray(features)
     names = schema.input_names()
+    if isinstance(features, pd.DataFrame):
+        # by name, in the signature's order; a missing column is MLflow's to report
+        return features[names] if set(names) <= set(features.columns) else features
     array = np.asarray(features)
     if array.ndim != 2 or array.shape[1] != len(names):
         return features  # let MLflow say what does not fit
@@ -145,9 +151,9 @@ def main(argv: list[str]) -> int:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # and what it starts stays this process's to stop
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # only here, in the sandbox
     warm_up()
-    from grading.canonical import DATASETS
+    from course import labdata
 
-    features, _ = DATASETS[dataset]()
+    features = labdata.load(dataset).X_test
     for folder in folders:
         answer = run_one(folder, features, report.fileno())
         answer = {k: answer[k] for k in ("predictions", "probabilities", "error") if k in answer}  # nothing else

@@ -60,7 +60,7 @@ def score(labels, answer: dict, name: str) -> dict:
 
 def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy") -> dict[str, dict]:
     """{model uri: {metric: ...} | {"error": ...}} for each uri."""
-    from grading.canonical import DATASETS
+    from course import labdata
 
     from grading import harvest, predict, sandbox
 
@@ -85,6 +85,7 @@ def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy") ->
             namespace = ["--pid-namespace"] if sandbox.mode() != "process" else []
             done = box.run_module("grading.predict", [*namespace, dataset, *folders])
             answers = _read_report(done.stdout)
+            labels = labdata.load(dataset).y_test
             for folder, uri in folders.items():
                 answer = answers.get(folder)
                 if answer is None:
@@ -93,7 +94,7 @@ def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy") ->
                         "loading the model ended the recompute")
                     results[uri] = {"error": why}
                 elif "predictions" in answer:
-                    results[uri] = score(DATASETS[dataset]()[1], answer, metric)
+                    results[uri] = score(labels, answer, metric)
                 else:
                     results[uri] = {"error": str(answer.get("error") or "no predictions")[:300]}
     finally:

@@ -1,4 +1,4 @@
-"""``check("02-first-experiment")`` in a notebook: grade what this notebook logged.
+"""``check("<section or lab id>")`` in a notebook: grade what this notebook logged.
 
 The grader runs in a separate process, never in the learner's kernel; the
 kernel only displays the result (HTML in Jupyter, text elsewhere).

@@ -289,3 +289,29 @@ def test_an_unknown_score_is_the_courses_error():
                         "points": 1, "description": "d", "hint": "h"}]}
     with pytest.raises(Exception, match="scores 'logloss'; name one of accuracy, f1"):
         expectations.parse("t", data)
+
+
+@pytest.mark.parametrize("columns, passed, words", [
+    (["feature_0", "feature_9"], True, ""),
+    (["feature_0", "tenure"], False, "signature lacks column tenure"),
+])
+def test_a_signature_must_name_the_columns_a_lab_requires(dataframe_store, columns, passed, words):
+    data = {"experiments": {"main": "frames"}, "runs": {"one": {"experiment": "main"}},
+            "checks": [{"id": "sig", "kind": "logged_model", "runs": "one", "signature_columns": columns,
+                        "points": 1, "description": "d", "hint": "h"}]}
+    (check,) = grader.grade(expectations.parse("t", data), dataframe_store).checks
+    assert check.passed is passed and words in check.message, check
+
+
+def test_an_unnamed_array_signature_fails_a_columns_check(tmp_path):
+    uri = paths.sqlite_uri(tmp_path)
+    tracking.use_experiment("arrays", uri)
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(LogisticRegression().fit(X, X[:, 0] > 0), name="model", input_example=X[:3],
+                                 pip_requirements=PIP)
+    data = {"experiments": {"main": "arrays"}, "runs": {"one": {"experiment": "main"}},
+            "checks": [{"id": "sig", "kind": "logged_model", "runs": "one", "signature_columns": ["age"],
+                        "signature_inputs": 3, "points": 1, "description": "d", "hint": "h"}]}
+    (check,) = grader.grade(expectations.parse("t", data), uri).checks
+    assert not check.passed and check.message.endswith("unnamed array, not named columns (log a DataFrame example)"), check

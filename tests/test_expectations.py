@@ -134,6 +134,8 @@ MISTAKES = {
                                        ["check 'params' param 'C' equals 'one', which is not int"]),
     "message with an unknown placeholder": (_set((*TRUTHFUL, "message"), "got {value}"),
                                             ["check 'accuracy-truthful' has a message with a placeholder"]),
+    "dataset without lab data": (_set((*TRUTHFUL, "dataset"), "lab99"),
+                                 ["check 'accuracy-truthful' names dataset 'lab99'", "course/labdata/lab99.py"]),
     "unknown top-level field": (_set(("check",), []), ["unknown field 'check'", "did you mean 'checks'?"]),
 }
 
@@ -165,3 +167,15 @@ def test_a_python_check_may_carry_fields_for_its_function():
     data["checks"][-1]["runs"] = "nope"
     with pytest.raises(UsageError, match="unknown run selection 'nope'"):
         expectations.parse("lab04", data)
+
+
+def test_no_grading_module_names_a_lab_or_a_section():
+    """A lab is data: its expectations file and course/labdata, never code under grading/."""
+    from pathlib import Path
+    import re
+
+    labs = [p.stem for p in expectations.FOLDER.glob("*.yaml")]
+    named = re.compile(r"\b(" + "|".join(re.escape(n) for n in labs) + r")\b")
+    for module in Path(expectations.__file__).parent.rglob("*.py"):
+        found = named.findall(module.read_text())
+        assert not found, f"{module.name} names {found}"
