@@ -23,8 +23,12 @@ def make_churn(n_rows: int = 2000, seed: int = 7) -> pd.DataFrame:
     return pd.DataFrame({"age": age, "tenure": tenure, "monthly_charges": charges, "churn": churn}, columns=COLUMNS)
 
 
+def csv_text(frame: pd.DataFrame) -> str:
+    """The table as CSV with fixed formatting, so equal data gives an equal file (and md5)."""
+    return frame.to_csv(index=False, float_format="%.2f", lineterminator="\n")
+
+
 def write_churn(path: Path, n_rows: int = 2000, seed: int = 7) -> Path:
-    """Write the table as CSV with fixed formatting, so equal data gives an equal file (and md5)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    make_churn(n_rows, seed).to_csv(path, index=False, float_format="%.2f", lineterminator="\n")
+    path.write_text(csv_text(make_churn(n_rows, seed)), encoding="utf-8", newline="")
     return path
