@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course import paths  # noqa: E402
-from grading.sections import all_sections  # noqa: E402
+from grading.run_course.sections import all_sections  # noqa: E402
 
 TARGET = 1.5
 

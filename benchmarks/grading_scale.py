@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course import paths  # noqa: E402
-from grading import expectations, grader  # noqa: E402
+from grading.engine import expectations, grader  # noqa: E402
 
 SECTION = "02-first-experiment"
 TARGET_RATIO, TARGET_SECONDS = 1.2, 1.0

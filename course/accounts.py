@@ -23,6 +23,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from course import uris
+from course.errors import CourseError
 
 # The basic-auth app's routes (mlflow/server/auth/routes.py).
 GET_USER = "/api/2.0/mlflow/users/get"
@@ -30,7 +32,7 @@ CREATE_USER = "/api/2.0/mlflow/users/create"
 TIMEOUT = 10.0
 
 
-class AccountsError(Exception):
+class AccountsError(CourseError):
     """Bad input or a server that cannot take the accounts; printed as one line, exit 2."""
 
 
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         uri = args.tracking_uri or ""
         if not uri:
             raise AccountsError("pass --tracking-uri (or set MLFLOW_TRACKING_URI) to the server's http(s):// address")
-        if urllib.parse.urlparse(uri).scheme not in ("http", "https"):
+        if not uris.is_server(uri):
             raise AccountsError(f"--tracking-uri must be the server's http(s):// address, not {uri!r}")
         admin = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
         password = os.environ.get("MLFLOW_TRACKING_PASSWORD", "")

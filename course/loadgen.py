@@ -356,32 +356,6 @@ def verify(tracking_uri: str, experiment_id: str, acknowledged: dict[str, Acknow
     return verdict
 
 
-def process_family(*pids: int) -> set[int]:
-    """The processes and all their descendants (PostgreSQL's children leave its process group)."""
-    import psutil
-
-    found = set()
-    for pid in pids:
-        try:
-            found |= {pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))}
-        except psutil.NoSuchProcess:
-            pass
-    return found
-
-
-def still_running(pids) -> list[int]:
-    import psutil
-
-    alive = []
-    for pid in sorted(pids):
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
-
-
 @dataclass
 class Result:
     exit_code: int  # the launcher's: 0 when every client logged all its runs

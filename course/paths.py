@@ -21,8 +21,3 @@ def sqlite_uri(store_dir: Path) -> str:
     """The embedded store's URI for a folder: one explicit database file, never a relative path."""
     return f"sqlite:///{Path(store_dir).resolve() / 'mlflow.db'}"
 
-
-def sqlite_file(uri: str) -> Path | None:
-    """The database file a ``sqlite:///PATH`` URI names; None for any other URI."""
-    prefix = "sqlite:///"
-    return Path(uri[len(prefix):]) if uri.startswith(prefix) and uri != prefix else None

@@ -12,52 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
-from course import paths
-from course.stack import free_port as any_free_port, port_is_free
+from course import paths, stack
 from course.tracking import artifact_root_for
 
 STARTUP_TIMEOUT = 120
 
 
 def free_port(preferred: int) -> int:
-    return preferred if preferred and port_is_free(preferred) else any_free_port()
-
-
-def start_server(store_uri: str, port: int) -> subprocess.Popen:
-    artifacts = artifact_root_for(store_uri)
-    artifacts.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri,
-         "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        start_new_session=True,
-    )
-
-
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = STARTUP_TIMEOUT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.read().strip() == b"OK":
-                    return True
-        except OSError:
-            time.sleep(0.5)
-    return False
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    return preferred if preferred and stack.port_is_free(preferred) else stack.free_port()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,22 +36,27 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     store_uri = paths.sqlite_uri(paths.default_store_dir())
     paths.default_store_dir().mkdir(parents=True, exist_ok=True)
-    port = free_port(args.port)
-    url = f"http://127.0.0.1:{port}"
+    artifacts = artifact_root_for(store_uri)
+    artifacts.mkdir(parents=True, exist_ok=True)
     print(f"Starting the MLflow server on {store_uri} (first start takes a few seconds)...", flush=True)
-    server = start_server(store_uri, port)
-    processes = [server]
     try:
-        if not wait_healthy(url, server):
-            print(f"error: the MLflow server did not become healthy within {STARTUP_TIMEOUT} s; "
-                  "is another process using the store?", file=sys.stderr)
-            return 2
+        server = stack.start_mlflow(paths.default_store_dir() / "server", store_uri, str(artifacts),
+                                    port=free_port(args.port), timeout=STARTUP_TIMEOUT)
+    except stack.StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    services = [server.service]
+    try:
+        url = server.url
         print(f"MLflow UI:        {url}")
         print(f"Runs of an experiment: {url}/#/experiments/<id>?workflowType=machine_learning")
         print(f"In a shell:       export MLFLOW_TRACKING_URI={url}")
+        print(f"Server log:       {server.service.log}")
         if args.lab:
             lab_port = free_port(args.lab_port)
-            lab = subprocess.Popen(
+            lab = subprocess.Popen(  # its output stays on this terminal: the login token is in it
                 [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1",
                  "--port", str(lab_port), f"--ServerApp.root_dir={paths.ROOT}"]
                 # Containers and CI run as root, which JupyterLab refuses unless told.
@@ -96,21 +64,21 @@ def main(argv: list[str] | None = None) -> int:
                 env={**os.environ, "MLFLOW_TRACKING_URI": url},
                 start_new_session=True,
             )
-            processes.append(lab)
+            services.append(stack.Service("JupyterLab", lab, None))
             print(f"JupyterLab:       http://127.0.0.1:{lab_port}/lab (the login token is printed below)")
             print("                  open notebooks/ or labs/; asked for a kernel, pick Python 3 (ipykernel)")
         print("Press Ctrl-C to stop.", flush=True)
-        while all(p.poll() is None for p in processes):
+        while all(service.running() for service in services):
             time.sleep(1)
-        names = {server.pid: "the MLflow server"} | ({processes[1].pid: "JupyterLab"} if args.lab else {})
-        gone = next(p for p in processes if p.poll() is not None)
-        print(f"error: {names[gone.pid]} exited with code {gone.returncode}; its output above says why", file=sys.stderr)
+        gone = next(service for service in services if not service.running())
+        log = f"; see {gone.log}" if gone.log else "; its output above says why"
+        print(f"error: {gone.name} exited with code {gone.process.returncode}{log}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
     finally:
-        for process in reversed(processes):
-            stop(process)
+        for service in reversed(services):
+            service.stop()
         print("Stopped.")
 
 

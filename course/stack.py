@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from course.errors import CourseError
 
 BUCKET = "mlflow"
 ARTIFACTS_PREFIX = "artifacts"
@@ -29,7 +30,7 @@ DB_USER = "mlflow"
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 
 
-class StackError(RuntimeError):
+class StackError(CourseError, RuntimeError):
     """A part of the stack could not start; the message says which and what to do."""
 
 
@@ -63,7 +64,7 @@ class Service:
 
     name: str
     process: subprocess.Popen
-    log: Path
+    log: Path | None  # None: its output goes to the terminal
 
     @property
     def pid(self) -> int:
@@ -89,6 +90,8 @@ class Service:
             self.kill()
 
     def tail(self, lines: int = 5) -> str:
+        if self.log is None:
+            return ""
         try:
             return " | ".join(self.log.read_text(errors="replace").strip().splitlines()[-lines:])
         except OSError:
@@ -113,13 +116,17 @@ def _spawn(name: str, argv: list[str], log: Path, env: dict | None = None, user:
 
 def _wait(service: Service, ready, timeout: float, what_to_do: str) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not service.running():
-            raise StackError(f"{service.name} exited with code {service.process.returncode} ({service.tail()}); "
-                             f"{what_to_do}")
-        if ready():
-            return
-        time.sleep(0.2)
+    try:
+        while time.monotonic() < deadline:
+            if not service.running():
+                raise StackError(f"{service.name} exited with code {service.process.returncode} ({service.tail()}); "
+                                 f"{what_to_do}")
+            if ready():
+                return
+            time.sleep(0.2)
+    except KeyboardInterrupt:  # Ctrl-C while it starts: nothing is left running
+        service.stop()
+        raise
     service.stop()
     raise StackError(f"{service.name} was not ready within {timeout:.0f} s ({service.tail()}); {what_to_do}")
 
@@ -345,8 +352,9 @@ class MlflowServer:
 
 def start_mlflow(folder: Path, backend_store_uri: str, artifacts_destination: str, *,
                  extra_env: dict[str, str] | None = None, app_name: str | None = None,
-                 allowed_hosts: str | None = None, workers: int = 1, timeout: float = 120) -> MlflowServer:
-    port = free_port()
+                 allowed_hosts: str | None = None, workers: int = 1, timeout: float = 120,
+                 port: int | None = None) -> MlflowServer:
+    port = port or free_port()
     argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_store_uri,
             "--serve-artifacts", "--artifacts-destination", artifacts_destination,
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]

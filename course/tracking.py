@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlparse
 
-from course import paths
+from course import paths, uris
 
 UI_LINK = "{base}/#/experiments/{experiment_id}?workflowType=machine_learning"
 
@@ -30,11 +29,8 @@ def artifact_root_for(uri: str) -> Path | None:
 
     A server decides its own artifact location, so for http(s) URIs this is None.
     """
-    parsed = urlparse(uri)
-    if parsed.scheme != "sqlite":
-        return None
-    db_path = Path(uri[len("sqlite:///"):])
-    return db_path.parent / "artifacts"
+    db_path = uris.sqlite_file(uri)
+    return db_path.parent / "artifacts" if db_path else None
 
 
 def experiment_artifact_location(uri: str, experiment_name: str) -> str | None:
@@ -51,7 +47,7 @@ def use_experiment(experiment_name: str, tracking_uri: str = ""):
     import mlflow
 
     uri, source = resolve_uri(tracking_uri)
-    database = paths.sqlite_file(uri)
+    database = uris.sqlite_file(uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
@@ -68,14 +64,14 @@ def use_experiment(experiment_name: str, tracking_uri: str = ""):
         print(f"Runs in the UI: {link}")
     elif uri == paths.sqlite_uri(paths.default_store_dir()):
         print("Runs in the UI: run `make ui` in a terminal and open the link it prints")
-    elif uri.startswith("sqlite:"):
+    elif uris.scheme(uri) == "sqlite":
         print(f"Runs in the UI: run `mlflow ui --backend-store-uri {uri}` in a terminal")
     return experiment
 
 
 def ui_link(uri: str, experiment_id: str) -> str | None:
     """A link straight to an experiment's runs table (the UI otherwise opens its GenAI view)."""
-    if urlparse(uri).scheme not in ("http", "https"):
+    if not uris.is_server(uri):
         return None
     return UI_LINK.format(base=uri.rstrip("/"), experiment_id=experiment_id)
 

@@ -1,4 +1,7 @@
-"""Errors a user can fix: each prints as one line and exits with code 2."""
+"""Errors a user can fix: each prints as one line and exits with code 2 (course.errors.CourseError)."""
+from __future__ import annotations
+
+from course.errors import CourseError
 
 
 def first_line(error: object, width: int = 200) -> str:
@@ -7,7 +10,5 @@ def first_line(error: object, width: int = 200) -> str:
     return lines[0][:width] if lines else ""
 
 
-class UsageError(Exception):
+class UsageError(CourseError):
     """Bad input or unreachable infrastructure; the message says what to do."""
-
-    exit_code = 2

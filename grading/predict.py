@@ -2,7 +2,7 @@
 
 ``--pid-namespace``: this process runs in a PID namespace of its own, so after each model it
 kills every other process in it. Loading a model runs code from its files, so this runs only
-in a sandbox (grading.recompute starts it). This process imports MLflow and scikit-learn before any learner's code exists,
+in a sandbox (grading.engine.recompute starts it). This process imports MLflow and scikit-learn before any learner's code exists,
 then forks one child per model. Each child loads one model and sends its predictions back on a
 pipe of its own; this process writes the one report line per model. So a model's code can
 change only its own predictions, never the report, another model's result or the score, which
@@ -145,10 +145,9 @@ def main(argv: list[str]) -> int:
     dataset, *folders = argv[1:] if pid_namespace else argv
     report = os.fdopen(os.dup(1), "w", buffering=1)  # private: children never hold it
     os.dup2(2, 1)
-    from grading.execute_submission import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, _prctl, stop_everything_else
+    from grading.inside_sandbox import harden, stop_everything_else
 
-    _prctl(PR_SET_DUMPABLE, 0)  # a child running a model's code cannot trace this process
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # and what it starts stays this process's to stop
+    harden()  # a child running a model's code cannot trace this process, and its children stay ours
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # only here, in the sandbox
     warm_up()
     from course import labdata

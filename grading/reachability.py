@@ -8,7 +8,8 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
+
+from course import uris
 
 from grading.errors import UsageError, first_line
 
@@ -19,12 +20,11 @@ START_HINT = (
 
 
 def ensure_reachable(uri: str, timeout: float = 10.0) -> None:
-    scheme = urlparse(uri).scheme
-    if scheme in ("http", "https"):
+    if uris.is_server(uri):
         _check_server(uri, timeout)
-    elif scheme == "sqlite":
+    elif uris.scheme(uri) == "sqlite":
         _check_sqlite(uri)
-    elif scheme in ("", "file") or len(scheme) == 1:  # a bare path, or a Windows drive letter
+    elif uris.is_file_store(uri):
         raise UsageError(
             f"{uri} is a file store, which MLflow refuses since 3.13; use sqlite:///ABSOLUTE/PATH/mlflow.db"
         )
@@ -63,7 +63,7 @@ def server_problem(uri: str, timeout: float = 10.0) -> tuple[str, str] | None:
             return what, ("set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to your account on it "
                           "(ask whoever runs the server for one)")
         if exc.code == 403:
-            host = urlparse(uri).netloc
+            host = uris.host(uri)
             return (f"the server at {uri} answered 403 Forbidden: its Host-header check rejects {host!r}",
                     f"restart the server with --allowed-hosts {host} (or set MLFLOW_SERVER_ALLOWED_HOSTS) to the "
                     "host name and port clients use, e.g. the service name other containers use")
@@ -98,9 +98,10 @@ def _auth_headers() -> dict[str, str]:
 
 
 def _check_sqlite(uri: str) -> None:
-    if not uri.startswith("sqlite:///") or uri == "sqlite:///":
+    database = uris.sqlite_file(uri)
+    if database is None:
         raise UsageError(f"{uri} is not a SQLite URI with a path; use sqlite:///ABSOLUTE/PATH/mlflow.db")
-    folder = Path(uri[len("sqlite:///"):]).parent
+    folder = database.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

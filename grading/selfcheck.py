@@ -10,8 +10,8 @@ import os
 import subprocess
 import sys
 
-from grading import render
-from grading.results import GradingResult
+from grading.engine import render
+from grading.engine.results import GradingResult
 
 
 class SelfCheck:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,3 +97,25 @@ def page(browser, request):
     opened.shot = shot
     yield opened
     context.close()
+
+
+def process_family(*pids: int) -> set[int]:
+    """The processes and all their descendants (PostgreSQL's children leave its process group)."""
+    found = set()
+    for pid in pids:
+        try:
+            found |= {pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))}
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def still_running(pids) -> list[int]:
+    alive = []
+    for pid in sorted(pids):
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive

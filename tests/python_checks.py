@@ -1,5 +1,5 @@
 """A trusted custom check for the escape-hatch test."""
-from grading.kinds import Outcome
+from grading.engine.kinds import Outcome
 
 
 def always_fails(store, spec):

@@ -311,10 +311,27 @@ def test_bad_input_is_one_line_with_exit_2(tmp_path):
         (["grade", "--lab", "lab99", "--out", str(tmp_path), str(tmp_path)], "unknown target lab99"),
         (["grade", "--lab", "lab04", "--out", str(tmp_path), str(tmp_path / "missing.ipynb")], "no such submission"),
         (["grade", "--lab", "lab04", "--out", str(tmp_path), str(tmp_path)], "no submissions found"),
+        (["grade-one", "--lab", "lab99", "--submission", str(tmp_path), "--results", str(tmp_path / "r.json")],
+         "unknown target lab99"),
+        (["grade-one", "--lab", "lab04", "--submission", str(tmp_path), "--results", str(tmp_path / "r.json"),
+          "--timeout", "0"], "--timeout"),
     ]:
         result = run_cli(*args)
         assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_upload_of_several_notebooks_gets_a_results_file_that_says_so(tmp_path):
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    for name in ("lab04.ipynb", "lab04-copy.ipynb"):
+        nbformat.write(notebook("print(1)"), upload / name)
+    results = tmp_path / "results" / "results.json"
+    done = run_cli("grade-one", "--lab", "lab04", "--submission", str(upload), "--results", str(results))
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "error: several notebooks in the upload; upload exactly one .ipynb file for lab04"]
+    written = json.loads(results.read_text())
+    assert written["score"] == 0 and written["tests"] == [] and "several notebooks" in written["output"]
 
 
 @pytest.mark.slow
@@ -340,4 +357,4 @@ def test_run_autograder_writes_gradescope_results(tmp_path):
                    env={**__import__("os").environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_SOURCE": str(ROOT)},
                    timeout=600)
     results = json.loads((root / "results" / "results.json").read_text())
-    assert results["score"] == 0 and "no submissions found" in results["output"]
+    assert results["score"] == 0 and "no notebook in the upload; upload exactly one .ipynb file" in results["output"]

@@ -5,7 +5,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import assert_one_line_error, run_cli
-from grading import expectations, readonly
+from grading.engine import expectations, readonly
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from course import paths, tracking  # noqa: E402
-from grading import expectations, grader, render  # noqa: E402
+from grading.engine import expectations, grader, render  # noqa: E402
 
 PIP = ["scikit-learn==1.9.1"]  # explicit, so logging a model takes no inference subprocess
 
@@ -203,7 +203,7 @@ def test_bad_expectations_are_named_in_one_line():
 
 
 def test_section_06_is_run_on_a_production_stack_and_the_others_on_the_given_store():
-    from grading import runner, sections
+    from grading.run_course import runner, sections
 
     served = {s.id: runner.served_by(s) for s in sections.all_sections()}
     assert served.pop("06-production-server") == "production-stack"

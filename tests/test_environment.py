@@ -24,9 +24,11 @@ def pins(lines) -> dict[str, str]:
     return found
 
 
-def pyproject_pins() -> dict[str, str]:
+def pyproject_pins(extras: bool = True) -> dict[str, str]:
+    """The direct pins; with extras, the test tools too (environment.yml is a working environment)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return pins(project["dependencies"])
+    groups = project.get("optional-dependencies", {}).values() if extras else []
+    return pins([*project["dependencies"], *(d for group in groups for d in group)])
 
 
 def conda_pip_pins() -> dict[str, str]:
@@ -47,6 +49,12 @@ def test_every_direct_dependency_is_pinned_exactly_and_mlflow_is_3_17_2():
     for required in ["scikit-learn", "pandas", "matplotlib", "jupyterlab", "papermill", "nbclient",
                      "nbformat", "ipykernel", "pytest", "nbval", "skops"]:
         assert required in direct, f"{required} is not pinned in pyproject.toml"
+
+
+def test_test_tools_are_an_extra_not_a_runtime_dependency():
+    runtime, test = pyproject_pins(extras=False), pyproject_pins()
+    for tool in ["pytest", "nbval", "pytest-xdist", "playwright"]:
+        assert tool not in runtime and tool in test, tool
 
 
 def test_environment_yml_pins_the_same_versions_as_pyproject():

@@ -9,10 +9,11 @@ import textwrap
 import pytest
 from mlflow.utils.search_utils import SearchUtils
 
-from grading import expectations, kinds, reproducibility
+from grading.engine import expectations, kinds
+from grading.engine.kinds import reproducibility
 from grading.errors import UsageError
-from grading.expectations import FIELDS
-from grading.kinds import KINDS
+from grading.engine.expectations import FIELDS
+from grading.engine.kinds import KINDS
 
 ORIGIN = "grading/expectations/lab04.yaml"
 VALID = {
@@ -48,7 +49,8 @@ def _spec_reads(function) -> set[str]:
     return found
 
 
-HELPER_MODULES = {kinds.__name__, reproducibility.__name__}
+HELPER_MODULES = {m.__name__ for m in (kinds.common, kinds.runs, kinds.artifacts, kinds.models, kinds.truth,
+                                        kinds.python_function, reproducibility)}
 
 
 def test_every_kind_declares_the_fields_it_reads():
@@ -161,7 +163,7 @@ def test_a_file_that_is_not_a_mapping_is_refused(data):
 
 def test_a_python_check_may_carry_fields_for_its_function():
     data = copy.deepcopy(VALID)
-    data["checks"].append({"id": "custom", "kind": "python", "function": "grading.custom:artifacts_went_through_server",
+    data["checks"].append({"id": "custom", "kind": "python", "function": "grading.engine.kinds.custom:artifacts_went_through_server",
                            "runs": "sweep", "threshold": 3, "points": 1, "description": "d", "hint": "h"})
     assert expectations.parse("lab04", data).checks[-1].spec["threshold"] == 3
     data["checks"][-1]["runs"] = "nope"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import require, run_cli
+from conftest import process_family, require, run_cli, still_running
 from course import loadgen, stack
 
 pytestmark = pytest.mark.slow  # real servers, end to end
@@ -41,8 +41,8 @@ def running(tmp_path_factory):
     with stack.production_stack(tmp_path_factory.mktemp("faults-stack"), backend="postgres") as live:
         live.started = started  # every process the module starts, taken before each kill and at the end
         yield live
-        started |= loadgen.process_family(live.server.service.pid, live.postgres.service.pid, live.s3.service.pid)
-    assert loadgen.still_running(started) == [], "processes left running after the stack stopped"
+        started |= process_family(live.server.service.pid, live.postgres.service.pid, live.s3.service.pid)
+    assert still_running(started) == [], "processes left running after the stack stopped"
 
 
 @dataclass
@@ -74,7 +74,7 @@ def crash(running, tmp_path_factory):
             assert time.monotonic() < deadline, "the load made no progress"
             time.sleep(0.1)
         acknowledged = loadgen.acknowledged_runs(journals)
-        running.started |= loadgen.process_family(load.process.pid, running.server.service.pid)
+        running.started |= process_family(load.process.pid, running.server.service.pid)
         running.server.service.kill()
         killed = time.monotonic()
         exit_code = load.wait(timeout=CLIENT_EXIT_BOUND + 30)
@@ -154,7 +154,7 @@ def test_server_recovers_after_postgres_restarts(running, monkeypatch, capsys):
     experiment = client.create_experiment("postgres-crash")
     client.search_runs([experiment])  # the server now holds pooled connections, all dead after the kill
     server_pid = running.server.service.pid
-    running.started |= loadgen.process_family(running.postgres.service.pid)
+    running.started |= process_family(running.postgres.service.pid)
     running.postgres.service.kill()
     running.postgres.restart()
 
@@ -175,7 +175,7 @@ def test_server_answers_503_while_postgres_is_down(running, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     client = MlflowClient(running.tracking_uri)
     experiment = client.create_experiment("postgres-down")
-    running.started |= loadgen.process_family(running.postgres.service.pid)
+    running.started |= process_family(running.postgres.service.pid)
     running.postgres.service.kill()
     try:
         began = time.monotonic()

@@ -24,7 +24,6 @@ import psutil
 import pytest
 
 from conftest import ROOT, assert_one_line_error, require, run_cli
-from course import authoring
 from grading import sandbox
 
 SECRET = "sk-canary-7f3a9c"  # in the grader's environment only

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import require
+from conftest import process_family, require, still_running
 from course import loadgen, stack
 
 pytestmark = pytest.mark.slow  # real servers, end to end
@@ -29,7 +29,7 @@ def test_concurrent_clients_lose_nothing(backend, tmp_path, capsys):
         result = loadgen.load_and_verify(running.tracking_uri, tmp_path / "journals", f"load-{backend}",
                                          processes=PROCESSES, runs=RUNS, steps=STEPS, env=NO_RETRIES, timeout=240,
                                          bucket_keys=running.s3.keys, bucket_prefix=stack.ARTIFACTS_PREFIX)
-        started = loadgen.process_family(running.server.service.pid, running.s3.service.pid, result.launcher_pid,
+        started = process_family(running.server.service.pid, running.s3.service.pid, result.launcher_pid,
                                          *([running.postgres.service.pid] if running.postgres else []))
 
     expected, journals, verdict = PROCESSES * RUNS, result.journals, result.verdict
@@ -45,4 +45,4 @@ def test_concurrent_clients_lose_nothing(backend, tmp_path, capsys):
     assert verdict.params == expected * len(loadgen.run_params(0, 0))
     assert verdict.metric_values == expected * STEPS
     assert verdict.artifacts == verdict.bucket_keys == expected
-    assert loadgen.still_running(started) == [], "processes left running after the stack stopped"
+    assert still_running(started) == [], "processes left running after the stack stopped"

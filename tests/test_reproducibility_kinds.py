@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from course import paths, tracking
-from grading import expectations, grader
+from grading.engine import expectations, grader
 
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}

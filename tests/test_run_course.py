@@ -4,14 +4,12 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import time
 from pathlib import Path
 
 import nbformat
-import pytest
 
-from conftest import ROOT, assert_one_line_error, run_cli
+from conftest import assert_one_line_error, run_cli
 
 PARAMS = 'tracking_uri: str = ""  # tracking URI\nexperiment_name: str = "tiny"  # experiment\n'
 LOG_ONE_RUN = (

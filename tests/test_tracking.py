@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from course import paths, tracking
+from course import paths, tracking, uris
 
 
 def test_parameter_beats_environment_beats_course_default(monkeypatch):
@@ -55,6 +55,6 @@ def test_every_store_says_how_to_see_its_runs_in_the_ui(tmp_path, monkeypatch, c
 
 
 def test_sqlite_file_is_the_inverse_of_sqlite_uri(tmp_path):
-    assert paths.sqlite_file(paths.sqlite_uri(tmp_path)) == tmp_path.resolve() / "mlflow.db"
+    assert uris.sqlite_file(paths.sqlite_uri(tmp_path)) == tmp_path.resolve() / "mlflow.db"
     for other in ("sqlite:///", "http://127.0.0.1:5000", "postgresql://u@h/db", "file:///x"):
-        assert paths.sqlite_file(other) is None, other
+        assert uris.sqlite_file(other) is None, other

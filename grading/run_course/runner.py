@@ -5,8 +5,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from grading.errors import first_line
-from grading.sections import Section, parameter_defaults
+from grading.run_course.sections import Section, parameter_defaults
 
 
 @dataclass
@@ -33,27 +32,16 @@ class SectionRun:
 
 def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bool = True,
                 cell_timeout: int | None = None) -> SectionRun:
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+    from grading.execution import execute_notebook
 
     experiment = parameter_defaults(section).get("experiment_name")
     output = out_dir / f"{section.id}.ipynb"
     started_ms = int(time.time() * 1000)
     started = time.perf_counter()
-    error = None
-    try:
-        papermill.execute_notebook(
-            str(section.notebook),
-            str(output),
-            parameters={**reference_parameters(section), "tracking_uri": tracking_uri},
-            cwd=str(section.notebook.parent),
-            progress_bar=progress,
-            execution_timeout=cell_timeout,
-        )
-    except PapermillExecutionError as exc:
-        error = f"cell [{exc.exec_count}] `{first_line(exc.source or '', 60)}` raised {exc.ename}: {exc.evalue}"
-    except Exception as exc:  # a dead kernel or a timeout: still a section result, not a crash
-        error = f"{type(exc).__name__}: {first_line(exc)}"
+    execution = execute_notebook(str(section.notebook), str(output),
+                                 parameters={**reference_parameters(section), "tracking_uri": tracking_uri},
+                                 cwd=str(section.notebook.parent), cell_timeout=cell_timeout, progress=progress)
+    error = execution.describe() or None
     seconds = time.perf_counter() - started
     result = SectionRun(
         section=section.id,
@@ -69,7 +57,7 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
 
 def served_by(section: Section) -> str | None:
     """What the section's expectations ask to run against (e.g. "production-stack"), or None."""
-    from grading import expectations
+    from grading.engine import expectations
 
     return expectations.load(section.id).served_by if section.id in expectations.targets() else None
 
@@ -101,7 +89,7 @@ def reference_parameters(section: Section) -> dict:
 
 def grade_section(run: SectionRun, tracking_uri: str) -> None:
     """Run the section's checks against the store it just logged into."""
-    from grading import expectations, grader
+    from grading.engine import expectations, grader
 
     if run.section not in expectations.targets():
         return

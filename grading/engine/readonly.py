@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 from urllib.parse import quote
 
-from course import paths
+from course import uris
 from grading.errors import UsageError
 
 TABLES = ("alembic_version", "experiments", "runs")
@@ -22,8 +22,8 @@ _installed = False
 
 def require_store(uri: str) -> Path:
     """The database file a sqlite:/// URI names, once it is known to be a current MLflow store."""
-    path = paths.sqlite_file(uri)
-    if path is None or "?" in str(path):  # SQLAlchemy would read a query as connection options
+    path = uris.sqlite_file(uri)
+    if path is None or "?" in uri:  # SQLAlchemy would read a query as connection options
         raise UsageError(f"{uri} is not a SQLite URI with a path; use sqlite:///ABSOLUTE/PATH/mlflow.db")
     try:
         mode = path.stat().st_mode  # follows a symlink: its target must be a regular file

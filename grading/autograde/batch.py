@@ -27,9 +27,11 @@ from pathlib import Path
 import nbformat
 
 from course import paths
-from grading import atomic, execute_submission, expectations, harvest, readonly, render, sandbox
+from grading import atomic, harvest, sandbox
+from grading import execution
+from grading.engine import expectations, readonly, render
 from grading.errors import UsageError, first_line
-from grading.results import CheckResult, GradingResult
+from grading.engine.results import CheckResult, GradingResult
 
 GRADEBOOK_COLUMNS = ("student", "submission", "score", "max_score", "status", "message")
 NOTEBOOK_CAP = 20 * 1024 * 1024  # bytes of a submitted notebook
@@ -227,14 +229,14 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
             "--deadline", f"{limits.timeout:g}", "--output-mb", str(limits.output_mb)]
     if sandbox.mode() != "process":
         args.append("--pid-namespace")
-    done = box.run_module("grading.execute_submission", args, env={
+    done = box.run_module("grading.autograde.execute_submission", args, env={
         "MLFLOW_TRACKING_URI": f"sqlite:///{inside / 'store' / 'mlflow.db'}", "MLFLOW_LOGGING_LEVEL": "WARNING", "TQDM_DISABLE": "1",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         # Self-checks would need the expectations, which the sandbox cannot see; the grade comes after.
         "COURSE_AUTOGRADING": "1", "COURSE_SANDBOX": "process"})
     status = read_report(done.stdout)
     if status is None and done.timed_out:
-        status = execute_submission.timeout_status(limits.timeout)
+        status = execution.timed_out(limits.timeout).as_dict()
     elif status is None:
         status = {"status": "killed", "cell": None, "ename": "Killed",
                   "evalue": f"execution ended without a status (exit code {done.returncode})", "source": ""}
@@ -290,7 +292,7 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
             "--pids", str(limits.pids), "--disk-mb", str(limits.disk_mb), *(["--uid", str(uid)] if uid is not None else [])]
     box = sandbox.Sandbox(trusted=True, limits=sandbox.Limits(timeout=GRADE_SECONDS, memory_mb=limits.memory_mb,
                                                               pids=limits.pids, disk_mb=limits.disk_mb))
-    done = box.run([sys.executable, "-m", "grading.grade_store", *args], env={"MLFLOW_LOGGING_LEVEL": "WARNING"})
+    done = box.run([sys.executable, "-m", "grading.autograde.grade_store", *args], env={"MLFLOW_LOGGING_LEVEL": "WARNING"})
     lines = done.stdout.strip().splitlines()
     try:
         return GradingResult.from_dict(json.loads(lines[-1]))

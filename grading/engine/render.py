@@ -8,7 +8,7 @@ import html
 import json
 from xml.etree import ElementTree as ET
 
-from grading.results import GradingResult
+from grading.engine.results import GradingResult
 
 
 def _points(value: float) -> str:

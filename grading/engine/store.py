@@ -10,15 +10,19 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from course import uris
 
 from grading.errors import first_line
-from grading.expectations import Expectations, RunSelection
+
+if TYPE_CHECKING:  # annotations only: the store reads expectations, it does not load them
+    from grading.engine.expectations import Expectations, RunSelection
 
 
 @dataclass
 class Selected:
     runs: list  # mlflow Run objects, one per configuration
-    attempts: int  # finished runs that matched before keeping the latest per configuration
     note: str = ""
     extras: list = field(default_factory=list)  # runs with none of the group_by keys (a parent, a smoke test)
 
@@ -102,7 +106,7 @@ class Store:
         if sel.parent:
             parents = self.select(sel.parent).runs
             if not parents:
-                return Selected([], 0, f"no parent run for {sel.name!r}")
+                return Selected([], f"no parent run for {sel.name!r}")
             runs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
         # A run with none of the keys is not a configuration: the run count names it, and the
         # per-run checks do not judge it (one structural slip costs one check).
@@ -110,7 +114,7 @@ class Store:
         extra_ids = {r.info.run_id for r in extras}
         runs = [r for r in runs if r.info.run_id not in extra_ids]
         if sel.keep == "all":
-            return Selected(list(runs), len(runs), _extras_note(sel, extras), extras)
+            return Selected(list(runs), _extras_note(sel, extras), extras)
         latest: dict[tuple, object] = {}
         for run in runs:  # newest first, so the first run of each configuration wins
             latest.setdefault(tuple(value_of(run, key) for key in sel.group_by), run)
@@ -119,7 +123,7 @@ class Store:
         if len(runs) > len(chosen):
             what = "each configuration" if sel.group_by else f"selection {sel.name!r}"
             notes.append(f"{len(runs)} finished runs match {sel.name!r}; the latest for {what} counts")
-        return Selected(chosen, len(runs), "; ".join(notes), extras)
+        return Selected(chosen, "; ".join(notes), extras)
 
     # Models ----------------------------------------------------------------------
     def logged_models(self, experiment_id: str, run_id: str) -> list:
@@ -216,12 +220,7 @@ class Store:
 
     def local_folder(self, uri: str) -> Path | None:
         """The local folder behind an artifact URI, or None when it is remote."""
-        resolved = uri
-        if resolved.startswith("file://"):
-            from urllib.parse import unquote, urlparse
-
-            return Path(unquote(urlparse(resolved).path))
-        return Path(resolved) if resolved.startswith("/") else None
+        return uris.local_path(uri)
 
     def _remote_size(self, uri: str) -> int:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
@@ -238,7 +237,7 @@ class Store:
     def _resolve(self, uri: str) -> str:
         """An embedded store cannot resolve ``mlflow-artifacts:`` URIs; the course serves them from
         the ``artifacts`` folder beside the database, so read them there."""
-        if uri.startswith("mlflow-artifacts:") and self.uri.startswith("sqlite:///"):
+        if uris.scheme(uri) == "mlflow-artifacts" and uris.sqlite_file(self.uri):
             from course.tracking import artifact_root_for
 
             return self._confined((artifact_root_for(self.uri) / uri.split(":", 1)[1].lstrip("/")).as_uri())

@@ -1,7 +1,7 @@
 """The rare checks that data cannot express; each is a function of (store, spec) -> Outcome."""
 from __future__ import annotations
 
-from grading.kinds import Outcome
+from grading.engine.kinds.common import Outcome
 
 
 def artifacts_went_through_server(store, spec) -> Outcome:

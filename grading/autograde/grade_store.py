@@ -1,9 +1,9 @@
 """Grade one submission's private store copy in a child process of the grader.
 
-``python -m grading.grade_store LAB STORE_URI COPY SEEN_AS [--uid N] --memory-mb MB --pids N --disk-mb MB``
+``python -m grading.autograde.grade_store LAB STORE_URI COPY SEEN_AS [--uid N] --memory-mb MB --pids N --disk-mb MB``
 
 The database was written by the submission: a query over it may be slow or large, so the
-autograder runs this under a memory cgroup and a deadline (grading.autograde), and a store
+autograder runs this under a memory cgroup and a deadline (grading.autograde.batch), and a store
 that exhausts them costs its own submission alone. Prints the GradingResult as one JSON line.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="grading.grade_store")
+    parser = argparse.ArgumentParser(prog="grading.autograde.grade_store")
     parser.add_argument("lab")
     parser.add_argument("uri")
     parser.add_argument("copy", help="the private copy: every location the database names must be inside it")
@@ -27,10 +27,12 @@ def main(argv: list[str]) -> int:
 
     from pathlib import Path
 
-    from grading import expectations, grader, readonly, sandbox
-    from grading.store import Context
+    from course import uris
+    from grading.engine import expectations, grader, readonly
+    from grading import sandbox
+    from grading.engine.store import Context
 
-    readonly.protect(Path(args.uri[len("sqlite:///"):]))
+    readonly.protect(uris.sqlite_file(args.uri))
     limits = sandbox.Limits(memory_mb=args.memory_mb, pids=args.pids, disk_mb=args.disk_mb)
     context = Context(confine=Path(args.copy), relocate=(args.seen_as, args.copy), sandbox_uid=args.uid,
                       sandbox_limits=limits)

@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from course import paths
-from grading.kinds import Outcome, _each_run, _run_label, _runs
-from grading.store import value_of
+from grading.engine.kinds.common import Outcome, each_run, run_label, select_runs
+from grading.engine.store import value_of
 
 
 def reproducible(store, spec) -> Outcome:
@@ -20,7 +20,7 @@ def reproducible(store, spec) -> Outcome:
     keys, names, tolerance = spec["same"], spec["metrics"], spec.get("tolerance", 1e-9)
     expected = (f"runs with equal {', '.join(keys)} to have equal {', '.join(names)} (±{tolerance:g}), "
                 f"and at least {spec.get('min_repeated', 1)} configuration run more than once")
-    selected, missing = _runs(store, spec)
+    selected, missing = select_runs(store, spec)
     if missing:
         return missing
     groups: dict[tuple, list] = {}
@@ -34,9 +34,9 @@ def reproducible(store, spec) -> Outcome:
             for name in names:
                 a, b = first.data.metrics.get(name), other.data.metrics.get(name)
                 if a is None or b is None:
-                    problems.append(f"{_run_label(first if a is None else other)}: no metric {name}")
+                    problems.append(f"{run_label(first if a is None else other)}: no metric {name}")
                 elif abs(a - b) > tolerance:
-                    problems.append(f"{_run_label(first)} and {_run_label(other)} share {', '.join(keys)} "
+                    problems.append(f"{run_label(first)} and {run_label(other)} share {', '.join(keys)} "
                                     f"but {name} is {a:.10g} vs {b:.10g}")
     if len(repeated) < spec.get("min_repeated", 1):
         problems.append(f"{len(repeated)} configuration(s) run more than once among {len(selected.runs)} run(s)")
@@ -47,13 +47,13 @@ def reproducible(store, spec) -> Outcome:
 def project_reproduces(store, spec) -> Outcome:
     """Re-run the course's MLflow project with the latest selected run's parameters, into a
     scratch store, and compare the metrics. The graded store is only read."""
-    selected, missing = _runs(store, spec)
+    selected, missing = select_runs(store, spec)
     if missing:
         return missing
     run = selected.runs[0]
     names, tolerance = spec["metrics"], spec.get("tolerance", 1e-9)
     project = paths.ROOT / spec["project"]
-    expected = f"re-running {spec['project']} with {_run_label(run)}'s parameters to give the same {', '.join(names)}"
+    expected = f"re-running {spec['project']} with {run_label(run)}'s parameters to give the same {', '.join(names)}"
     args = [a for name in spec["params"] if name in run.data.params
             for a in ("-P", f"{spec['params'][name]}={run.data.params[name]}")]
     with tempfile.TemporaryDirectory(prefix="reproduce-") as scratch:
@@ -111,7 +111,7 @@ def lineage(store, spec) -> Outcome:
         return problems
 
     expected = f"tag {version_tag} = the md5 in {dvc_file} at commit {commit_tag}, and a dataset input with that digest"
-    return _each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
+    return each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
 
 
 def _git(repo: Path, *args: str) -> str:

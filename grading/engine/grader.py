@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 
 from grading.errors import UsageError, first_line
-from grading.expectations import Expectations
-from grading.kinds import KINDS, Outcome
-from grading.results import CheckResult, GradingResult
-from grading.store import Context, MissingExperiment, Store, Unreadable
+from grading.engine.expectations import Expectations
+from grading.engine.kinds import KINDS, Outcome
+from grading.engine.results import CheckResult, GradingResult
+from grading.engine.store import Context, MissingExperiment, Store, Unreadable
 
 
 def grade(expectations: Expectations, tracking_uri: str, prefix: str = "", only: list[str] | None = None,

@@ -13,9 +13,8 @@ import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
-from course import paths
+from course import paths, uris
 from grading.errors import first_line
 from grading.reachability import server_problem
 
@@ -36,8 +35,8 @@ def diagnose(tracking_uri: str | None, experiment: str | None = None) -> list[Fi
     if source.startswith("MLflow's default") and Path("mlruns").is_dir() and any(Path("mlruns").iterdir()):
         findings.append(Finding("warn", "./mlruns holds old file-store data in this folder",
                                 "set MLFLOW_TRACKING_URI explicitly; MLflow 3 refuses file stores and may pick the wrong store"))
-    scheme = urlparse(uri).scheme
-    if scheme in ("", "file") or len(scheme) == 1:
+    scheme = uris.scheme(uri)
+    if uris.is_file_store(uri):
         return findings + [Finding("FAIL", f"{uri} is a file store, which MLflow refuses since 3.13",
                                    "use sqlite:///ABSOLUTE/PATH/mlflow.db; to read old data once, set "
                                    "MLFLOW_ALLOW_FILE_STORE=true and copy it with `mlflow migrate` or re-log")]
@@ -75,7 +74,7 @@ def _server_problem(uri: str) -> Finding | None:
 
 
 def _sqlite_problem(uri: str) -> Finding | None:
-    path = Path(unquote(uri[len("sqlite:///"):]))
+    path = uris.sqlite_file(uri) or Path(uri)
     if not path.exists():
         return Finding("FAIL", f"no database at {path}: this store is empty",
                        "run the notebooks against this URI, or point --tracking-uri at the store they used")
@@ -165,12 +164,12 @@ def _store_findings(uri: str, experiment: str | None) -> list[Finding]:
 def _artifact_findings(experiments) -> list[Finding]:
     findings = []
     for location in sorted({e.artifact_location for e in experiments}):
-        scheme = urlparse(location).scheme
+        scheme = uris.scheme(location)
         if scheme == "s3" and _missing_module("boto3"):
             findings.append(Finding("FAIL", f"artifacts at {location} need boto3, which is not installed",
                                     "pip install boto3 (and set MLFLOW_S3_ENDPOINT_URL for a non-AWS S3 server)"))
         elif scheme in ("", "file"):
-            folder = Path(unquote(urlparse(location).path))
+            folder = uris.local_path(location) or Path(location)
             problem = _unwritable(folder)
             if problem:
                 findings.append(Finding("FAIL", f"the artifact location {folder} cannot be written ({problem})",

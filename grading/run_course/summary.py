@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from grading import atomic
-from grading.runner import SectionRun
+from grading.run_course.runner import SectionRun
 
 COLUMNS = ("section", "status", "runs", "seconds", "checks", "points")
 

@@ -1,0 +1,1 @@
+"""The doctor: why MLflow shows nothing (URI, server, store, migrations, artifacts, drivers), with fixes."""

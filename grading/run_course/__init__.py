@@ -1,0 +1,1 @@
+"""run-course: every section notebook in order, executed with papermill into one store, then checked."""
