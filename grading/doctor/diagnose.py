@@ -38,8 +38,8 @@ def diagnose(tracking_uri: str | None, experiment: str | None = None) -> list[Fi
     scheme = uris.scheme(uri)
     if uris.is_file_store(uri):
         return findings + [Finding("FAIL", f"{uri} is a file store, which MLflow refuses since 3.13",
-                                   "use sqlite:///ABSOLUTE/PATH/mlflow.db; to read old data once, set "
-                                   "MLFLOW_ALLOW_FILE_STORE=true and copy it with `mlflow migrate` or re-log")]
+                                   "use sqlite:///ABSOLUTE/PATH/mlflow.db; move old runs into it once with "
+                                   "`mlflow migrate-filestore --source ./mlruns --target sqlite:///ABSOLUTE/PATH/mlflow.db`")]
     if scheme in ("http", "https"):
         problem = _server_problem(uri)
         if problem:

@@ -35,6 +35,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+import sklearn
 import yaml
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -128,10 +129,11 @@ print(lineage())
 #    digest=..., targets="churn"), context="training")`;
 # 5. log the metrics `f1` (from `predict`) and `roc_auc` (from the positive class's column of
 #    `predict_proba`) on the **test** split;
-# 6. log the pipeline with `mlflow.sklearn.log_model(pipeline, name="model", input_example=X_train.head(5),
-#    pip_requirements=["scikit-learn"], skops_trusted_types=trusted_types[name])`. A DataFrame
-#    example gives a signature that names the columns, so a caller who sends them in another
-#    order, or forgets one, gets a clear error.
+# 6. log the pipeline with `mlflow.sklearn.log_model(pipeline, name="model",
+#    input_example=X_train.head(5), pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+#    skops_trusted_types=trusted_types[name])`. The pinned requirement records the version the
+#    model was trained with. A DataFrame example gives a signature that names the columns: MLflow
+#    puts a caller's columns back in the trained order, and refuses a table that lacks one.
 #
 # About `skops_trusted_types`: MLflow saves scikit-learn models in the skops format, and right
 # after saving it loads the file back, allowing only the types skops trusts by default. A
@@ -164,7 +166,8 @@ for name, pipeline in candidates.items():
         roc_auc = roc_auc_score(y_test, pipeline.predict_proba(X_test)[:, 1])
         mlflow.log_metrics({"f1": f1_score(y_test, pipeline.predict(X_test)), "roc_auc": roc_auc})
         info = mlflow.sklearn.log_model(pipeline, name="model", input_example=X_train.head(5),
-                                        pip_requirements=["scikit-learn"], skops_trusted_types=trusted_types[name])
+                                        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+                                        skops_trusted_types=trusted_types[name])
     results.append((run.info.run_id, roc_auc, info.model_uri))
 ### END SOLUTION
 for run_id, roc_auc, _ in results:
@@ -198,7 +201,6 @@ check("capstone", only=["registry"])
 # order; the signature lets MLflow put them in the order the model was trained on.
 
 # %%
-os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # loading runs the model's code: opt in
 champion = mlflow.pyfunc.load_model(f"models:/{registered_model_name}@champion")
 customers = X_test.head(3)[["monthly_charges", "age", "tenure"]]
 print(customers.assign(churn_predicted=champion.predict(customers)))

@@ -16,7 +16,7 @@
 # %% tags=["parameters"]
 experiment_name: str = "lab04"  # experiment that receives the runs
 C_values: list = [0.1, 1.0, 10.0]  # inverse regularisation strengths to try, one run each
-random_state: int = 42  # seed for the data, the split and the model; logged as a parameter
+random_state: int = 42  # seed for the model and numpy; logged (the data and split are fixed in course/labdata)
 registered_model_name: str = "lab04-classifier"  # registry name for the best model
 
 # %%
@@ -26,6 +26,7 @@ import warnings
 import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
+import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score
 
@@ -54,8 +55,12 @@ print(f"{X_train.shape[0]} training rows, {X_test.shape[0]} test rows, {X_train.
 # 4. set the tag `purpose` (for example `"lab04-sweep"`);
 # 5. log a confusion matrix of the test predictions as `confusion_matrix.png` with `mlflow.log_figure`;
 # 6. log the model with `mlflow.sklearn.log_model(model, name="model", input_example=...)`, so
-#    that it carries a signature. Pass `pip_requirements=["scikit-learn"]` to skip the slow
-#    requirement inference.
+#    that it carries a signature. Pass `pip_requirements=[f"scikit-learn=={sklearn.__version__}"]`:
+#    it skips the slow requirement inference and pins the version the model was trained with,
+#    so whoever loads it can recreate the environment.
+#
+# About `random_state`: the default solver (`lbfgs`) is deterministic and does not use it, but
+# `saga` and `liblinear` do. Pass and log it anyway, so a change of solver stays reproducible.
 #
 # Keep what part 2 needs in `results`, a list of `(run_id, accuracy, model_uri)` triples, where
 # `model_uri` is the `model_uri` of the `ModelInfo` that `log_model` returns (`models:/m-...`).
@@ -76,7 +81,7 @@ for C in C_values:
         mlflow.log_figure(fig, "confusion_matrix.png")
         plt.close(fig)
         info = mlflow.sklearn.log_model(model, name="model", input_example=X_train[:5],
-                                        pip_requirements=["scikit-learn"])
+                                        pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
     results.append((run.info.run_id, accuracy, info.model_uri))
 ### END SOLUTION
 for run_id, accuracy, _ in results:
@@ -111,12 +116,11 @@ check("lab04", only=["registry"])
 # ## Part 3: load the champion by name
 #
 # Anyone can now load the model as `models:/lab04-classifier@champion` without knowing which run
-# produced it. Loading runs code from the model's files, so MLflow asks you to opt in first.
+# produced it. (Loading runs code from the model's files; MLflow allows it unless
+# `MLFLOW_ALLOW_PICKLE_DESERIALIZATION` is `false`, which is how a process refuses models it does
+# not trust. Section 02 shows both.)
 
 # %%
-import os
-
-os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
 champion = mlflow.pyfunc.load_model(f"models:/{registered_model_name}@champion")
 print("champion accuracy:", round(accuracy_score(y_test, champion.predict(X_test)), 4))
 

@@ -58,20 +58,24 @@ print(f"Store for this notebook: {store_uri}  (from {source})")
 # file-store data, MLflow picks that instead.)
 #
 # The plain file store (`file:./mlruns`, or a bare path) is in maintenance mode: since MLflow
-# 3.13 it raises an error unless `MLFLOW_ALLOW_FILE_STORE=true` is set.
+# 3.13 it raises an error unless `MLFLOW_ALLOW_FILE_STORE=true` is set. The error says how to
+# leave it: `mlflow migrate-filestore --source ./mlruns --target sqlite:///ABSOLUTE/PATH/mlflow.db`
+# copies the old runs into a SQLite store once.
 #
 # The cell below asks a fresh Python process, started in an empty folder with no
 # `MLFLOW_TRACKING_URI`, what it would use, then tries the file store.
 
 # %%
 probe = """
+import textwrap
 import mlflow
 print("default URI:", mlflow.get_tracking_uri().replace(__import__("os").getcwd(), "<cwd>"))
 mlflow.set_tracking_uri("file:./mlruns")
 try:
     mlflow.search_experiments()
 except mlflow.exceptions.MlflowException as exc:
-    print("file store:", str(exc).split(".")[0] + ".")
+    print("file store refused:")
+    print(textwrap.fill(str(exc), width=96, initial_indent="  ", subsequent_indent="  "))
 """
 clean_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 with tempfile.TemporaryDirectory() as empty_dir:

@@ -160,28 +160,49 @@ print("Model files:           ", sorted(f.path for f in mlflow.artifacts.list_ar
 # %% [markdown]
 # ## Load it back, knowing what that means
 #
-# Loading a model runs code from its files: a pickle can run anything, and even skops imports
-# the classes it names. MLflow therefore refuses to load a scikit-learn model until you opt in
-# with `MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true`. Do that only for models you trust, such as
-# one you just logged yourself.
+# Loading a model runs code from its files: a pickle can run anything, and skops reads the list
+# of types it may rebuild from the model's own files, so whoever wrote the model chose it.
+#
+# MLflow 3.17 loads models with nothing set: the environment variable
+# `MLFLOW_ALLOW_PICKLE_DESERIALIZATION` defaults to `true`. It is a switch for **refusing**: a
+# process that may be handed a model it does not trust (a grader, a shared scoring service) sets
+# it to `false`, and MLflow then raises instead of deserializing any scikit-learn model, skops
+# included. The cell loads the model, then shows the refusal.
 
 # %%
 import os
 
-os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
+print("MLFLOW_ALLOW_PICKLE_DESERIALIZATION:", os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "not set"))
 loaded = mlflow.pyfunc.load_model(model_info.model_uri)
 reloaded_pred = loaded.predict(X_test)
 print("Reloaded model agrees with the trained one:", bool((reloaded_pred == y_pred).all()))
 
+os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
+try:
+    mlflow.pyfunc.load_model(model_info.model_uri)
+except mlflow.exceptions.MlflowException as refused:
+    print("With the switch at false:", str(refused).split(" Loading a model")[0])
+finally:
+    del os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"]
+
 # %% [markdown]
 # ## See it in the UI
 #
-# Serve this store with `make ui` (or open the link printed under the experiment, if you logged to
-# a server) and open the experiment `iris-classifier`. The runs table of MLflow 3.17 shows only the
-# run's name, time, duration, source and model at first: open **Columns** and tick **Metrics** and
-# **Parameters** to see `accuracy`, `n_estimators`, `random_state` and the rest. Click the run's
-# name for its details, and the model's name for its files and signature.
+# Serve this store with `make ui` and open the experiment `iris-classifier`. MLflow 3.17's UI
+# opens an experiment on its GenAI overview, which lists no runs: click **Model training** at
+# the top, or open the runs table directly with the link below (the link `use_experiment` prints
+# when you log to a server has the same form).
 #
+# The runs table shows only the run's name, time, duration, source and model at first: open
+# **Columns** and tick **Metrics** and **Parameters** to see `accuracy`, `n_estimators`,
+# `random_state` and the rest. Click the run's name for its details, and the model's name for its
+# files and signature.
+
+# %%
+print(f"With `make ui` on its default port: http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}"
+      "?workflowType=machine_learning")
+
+# %% [markdown]
 # ## Check yourself
 #
 # - Which parameter makes this run repeatable, and where did you log it?
@@ -189,7 +210,7 @@ print("Reloaded model agrees with the trained one:", bool((reloaded_pred == y_pr
 # - Why does a random forest need `skops_trusted_types`, and a logistic regression not?
 # - Where are the model's files: in the run's artifacts, or somewhere else? What does
 #   `run.outputs.model_outputs` tell you?
-# - Why must you opt in before loading a model, and when should you refuse to?
+# - Loading a model runs code from its files: when should a process refuse to, and how?
 #
 # Then let the grader confirm what this notebook logged. It reads the tracking store, in a
 # separate process, and lists each check with its points and, for a failure, what to do.

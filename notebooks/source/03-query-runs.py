@@ -132,9 +132,10 @@ print(mlflow_cli("experiments", "search"))
 print(mlflow_cli("experiments", "get", "-n", experiment_name))
 
 # %% [markdown]
-# `runs list` orders runs by start time, but prints and sorts it only to the second: runs started
-# within the same second come out in no particular order. The cell sorts those rows by run name,
-# so that the listing reads the same every time.
+# `runs list` sorts its rows newest first by the start time *as printed*, to the second, then by
+# run name and id, all descending. Which runs happen to share a second therefore decides the
+# order, and that changes from one execution to the next; the cell sorts the rows by run name so
+# that the listing reads the same every time.
 
 # %%
 listing = mlflow_cli("runs", "list", "--experiment-id", experiment.experiment_id).splitlines()

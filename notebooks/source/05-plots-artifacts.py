@@ -129,7 +129,12 @@ print("Feature importances survive the round trip:", downloaded_importances == i
 # The table comes back as a DataFrame with `mlflow.load_table`, and the image is an ordinary PNG:
 
 # %%
-print(mlflow.load_table("per_class_metrics.json", run_ids=[run.info.run_id]).to_string(index=False))
+loaded_table = mlflow.load_table("per_class_metrics.json", run_ids=[run.info.run_id])
+print(loaded_table.to_string(index=False))
+# The table is stored as JSON, which keeps values but not dtypes: a float column whose values
+# are all whole numbers (precision 1.0) comes back as integers.
+print("dtypes logged:", dict(per_class.dtypes.astype(str)))
+print("dtypes loaded:", dict(loaded_table.dtypes.astype(str)))
 
 # %%
 from IPython.display import Image

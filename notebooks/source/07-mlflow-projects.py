@@ -44,8 +44,10 @@ project = paths.ROOT / "projects" / "forest-classifier"
 # ## The project's files
 #
 # `MLproject` names the project, points at its environment file and declares the entry points.
-# Each parameter has a type and, optionally, a default; `mlflow run` checks the values you pass
-# against the types and substitutes them into the command.
+# Each parameter has a type and, optionally, a default. `mlflow run` fills in the defaults,
+# refuses to start when a parameter without one is missing, resolves `path` and `uri` values,
+# and substitutes everything into the command. It does **not** check that an `int` is an int:
+# that is the script's job (the cell after the next shows where a bad value really fails).
 
 # %%
 print((project / "MLproject").read_text())
@@ -98,17 +100,36 @@ project_env = {
 }
 
 
-def mlflow_run(*args: str) -> str:
-    """`mlflow run` against this notebook's store; returns the id of the run it made."""
-    done = subprocess.run(
+def mlflow_run_raw(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local",
          "--experiment-name", experiment_name, *args],
         env=project_env, capture_output=True, text=True, timeout=600,
     )
+
+
+def mlflow_run(*args: str) -> str:
+    """`mlflow run` against this notebook's store; returns the id of the run it made."""
+    done = mlflow_run_raw(*args)
     if done.returncode != 0:
         raise RuntimeError(f"mlflow run failed:\n{done.stderr[-2000:]}")
     return re.findall(r"=== Run \(ID '([0-9a-f]+)'\) succeeded ===", done.stderr)[-1]
 
+
+# %% [markdown]
+# ## What `mlflow run` checks, and what it does not
+#
+# Two mistakes, and where each is caught: `evaluate` without its required `model_uri` is refused
+# by `mlflow run` before any run exists; `n_estimators=many` is passed straight through, so the
+# run starts and `train.py`'s argparse rejects the value, which leaves a FAILED run behind.
+
+# %%
+missing = mlflow_run_raw("-e", "evaluate")
+print("exit code", missing.returncode, "|", [l.split("mlflow.cli: ")[-1] for l in missing.stderr.splitlines() if "ERROR" in l])
+bad_type = mlflow_run_raw("-P", "n_estimators=many")
+print("exit code", bad_type.returncode, "|", [l for l in bad_type.stderr.splitlines() if "train.py: error" in l])
+failed = mlflow.search_runs([experiment.experiment_id], filter_string="attributes.status = 'FAILED'", output_format="list")
+print("runs left FAILED:", len(failed))
 
 # %% [markdown]
 # ## Run the `main` entry point

@@ -202,7 +202,7 @@ for label, version in [("version 1", v1), ("version 2", v2)]:
 
 # %%
 oldest = mlflow.search_runs(experiment_ids=[experiment.experiment_id], filter_string=f"tags.data_version = '{v1}'",
-                            max_results=1, output_format="list")[0]
+                            order_by=["attributes.start_time ASC"], max_results=1, output_format="list")[0]
 recorded = yaml.safe_load(sh("git", "show", f"{oldest.data.tags['git_commit']}:data/churn.csv.dvc"))
 print("run:", oldest.info.run_name)
 print("md5 in the .dvc file at the run's commit:", recorded["outs"][0]["md5"])

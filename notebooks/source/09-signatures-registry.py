@@ -17,7 +17,6 @@ registered_model_name: str = "iris-registry-classifier"  # name in the model reg
 seed: int = 42  # seeds the split and the models; logged as random_state
 
 # %%
-import os
 import random
 import warnings
 
@@ -38,7 +37,6 @@ random.seed(seed)
 np.random.seed(seed)
 experiment = use_experiment(experiment_name, tracking_uri)
 client = mlflow.MlflowClient()
-os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # we load only models this notebook logs
 warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
 
 X, y = load_iris(return_X_y=True, as_frame=True)
@@ -101,11 +99,23 @@ for label, request in requests.items():
 # %% [markdown]
 # Even whole numbers in a `double` column are refused: MLflow converts only where no value can
 # change, and it does not count int64 to float64 as safe. Send floats, or declare the column as
-# the type your callers really send. Without a signature the same requests reach scikit-learn,
-# which fails later with a less helpful message, or worse, silently accepts columns in the
-# wrong order. `log_model` records a
-# signature only when you give `signature=` or `input_example=`; with neither, it records none
-# and says nothing.
+# the type your callers really send. Without a signature the same requests reach scikit-learn
+# itself. It refuses a DataFrame whose columns are in another order than in training, but an
+# array has no column names, so columns in the wrong order are scored without an error (only a
+# warning that the array has no feature names), and the predictions are wrong. The next cell
+# shows both. `log_model` records a signature only when you give `signature=` or
+# `input_example=`; with neither, it records none and says nothing.
+
+# %%
+reordered = X_test[X_test.columns[::-1]]
+try:
+    model.predict(reordered)
+except ValueError as exc:
+    print("scikit-learn, reordered DataFrame:", str(exc).splitlines()[0])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # "X does not have valid feature names"
+    wrong = model.predict(reordered.to_numpy())
+print(f"scikit-learn, reordered array: no error, {(wrong != model.predict(X_test)).mean():.0%} of predictions change")
 
 # %%
 with mlflow.start_run(run_name="no-signature-demo"):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 import mlflow
 from sklearn.metrics import accuracy_score
@@ -17,7 +16,6 @@ def main(argv=None) -> None:
     parser.add_argument("--test-size", type=float, default=0.25)
     args = parser.parse_args(argv)
     _, X_test, _, y_test, dataset = split(args.seed, args.test_size)
-    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # the project's own model, logged by `main`
     model = mlflow.pyfunc.load_model(args.model_uri)
     with mlflow.start_run():
         mlflow.log_params({"model_uri": args.model_uri, "random_state": args.seed, "test_size": args.test_size})
