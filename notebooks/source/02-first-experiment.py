@@ -199,8 +199,9 @@ finally:
 # files and signature.
 
 # %%
-print(f"With `make ui` on its default port: http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}"
-      "?workflowType=machine_learning")
+from course.tracking import UI_LINK
+
+print("The runs table:", UI_LINK.format(base="<the address make ui prints>", experiment_id=experiment.experiment_id))
 
 # %% [markdown]
 # ## Check yourself
