@@ -134,6 +134,8 @@ MISTAKES = {
                              ["check 'params' param 'C' has unknown key 'tpye'", "did you mean 'type'?"]),
     "param equals of the wrong type": (_set(("checks", 2, "params", "C"), {"type": "int", "equals": "one"}),
                                        ["check 'params' param 'C' equals 'one', which is not int"]),
+    "digest that is not sha256": (_set(("checks", 2, "params", "C"), {"salt": "s", "sha256": "abc"}),
+                                  ["check 'params' param 'C' sha256 must be 64 lowercase hex digits"]),
     "message with an unknown placeholder": (_set((*TRUTHFUL, "message"), "got {value}"),
                                             ["check 'accuracy-truthful' has a message with a placeholder"]),
     "dataset without lab data": (_set((*TRUTHFUL, "dataset"), "lab99"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +75,7 @@ FIELDS = {
 }
 SELECTION = Fields({"experiment": TEXT}, {"filter": TEXT, "group_by": NAMES, "parent": TEXT, "keep": TEXT})
 # Inside a params or metrics rule and an artifact's content: a typo there would silently check less.
-PARAM_KEYS, METRIC_KEYS = ("type", "equals", "one_of"), ("min", "max", "equals", "tolerance")
+PARAM_KEYS, METRIC_KEYS = ("type", "equals", "one_of", "salt", "sha256"), ("min", "max", "equals", "tolerance")
 PARAM_CASTS = {"int": int, "float": float, "str": str}  # as kinds.params casts a logged value
 FILE_KINDS = ("any", "image", "json", "table")
 SCORES = ("accuracy", "f1", "precision", "recall", "roc_auc", "rmse", "mae", "r2")  # grading.engine.recompute.SCORES
@@ -335,6 +336,10 @@ def _validate_param_rule(what: str, rule) -> None:
             cast(rule["equals"])
         except (TypeError, ValueError):
             raise UsageError(f"{what} equals {_shown(rule['equals'])}, which is not {rule.get('type', 'str')}") from None
+    if "sha256" in rule and not re.fullmatch(r"[0-9a-f]{64}", str(rule["sha256"])):
+        raise UsageError(f"{what} sha256 must be 64 lowercase hex digits (sha256 of salt + value)")
+    if "salt" in rule and ("sha256" not in rule or not isinstance(rule["salt"], str)):
+        raise UsageError(f"{what} salt must be text, and goes with sha256")
     one_of = rule.get("one_of", [])
     if not isinstance(one_of, list) or not all(isinstance(v, (str, int, float)) for v in one_of):
         raise UsageError(f"{what} one_of must be a list of values, not {_shown(one_of)}")

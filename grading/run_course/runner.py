@@ -79,11 +79,14 @@ def run_on_production_stack(section: Section, out_dir: Path, progress: bool = Tr
 
 
 def reference_parameters(section: Section) -> dict:
-    """Parameters a whole-course run passes besides the URI, e.g. the quiz's answer key:
-    ``<notebooks>/reference-parameters/<section id>.yaml``, when it exists."""
+    """Parameters a whole-course run passes besides the URI, e.g. the quiz's reference answers:
+    ``grading/expectations/reference-parameters/<section id>.yaml``, when it exists. They sit with
+    the expectations, which learners' notebooks and the autograder's sandbox never see."""
     import yaml
 
-    path = section.notebook.parent / "reference-parameters" / f"{section.id}.yaml"
+    from grading.engine import expectations
+
+    path = expectations.FOLDER / "reference-parameters" / f"{section.id}.yaml"
     return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
 
 

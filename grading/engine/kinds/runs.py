@@ -1,6 +1,7 @@
 """Kinds about experiments and runs: existence, count, params, metrics, tags and dataset inputs."""
 from __future__ import annotations
 
+import hashlib
 import math
 
 from grading.engine.kinds.common import Outcome, each_run, run_label
@@ -66,6 +67,8 @@ def params(store, spec) -> Outcome:
                 problems.append(f"param {name}={raw}, not {rule['equals']}")
             if "one_of" in rule and raw not in [str(v) for v in rule["one_of"]]:
                 problems.append(f"param {name}={raw}, not one of {rule['one_of']}")
+            if "sha256" in rule and hashlib.sha256(f"{rule.get('salt', '')}{raw}".encode()).hexdigest() != rule["sha256"]:
+                problems.append(f"param {name}={raw} is not the expected value")  # the key stays hidden
         return problems
 
     return each_run(store, spec, judge)
