@@ -32,3 +32,10 @@ def write_churn(path: Path, n_rows: int = 2000, seed: int = 7) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(csv_text(make_churn(n_rows, seed)), encoding="utf-8", newline="")
     return path
+
+
+def append_churn(path: Path, n_rows: int, seed: int) -> Path:
+    """New customers at the end of an existing table: the rows already there stay as they are."""
+    with open(path, "a", encoding="utf-8", newline="") as handle:
+        handle.write(csv_text(make_churn(n_rows, seed)).split("\n", 1)[1])  # without the header
+    return path

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course import paths
 from course.tracking import artifact_root_for, resolve_uri
 
 random.seed(seed)
@@ -202,7 +203,28 @@ if own_server:
     print("Found on disk:", [p.relative_to(artifacts_dir).parts[-2:] for p in on_disk if run.info.run_id in str(p)])
 
 # %% [markdown]
-# ## 5. Stop the server by its process id
+# ## 5. "The UI shows no experiments": ask the doctor
+#
+# When runs seem to vanish, the cause is nearly always the URI: another folder's `mlflow.db`, a
+# server that is not the one you logged to, a typo in an experiment's name. The course's doctor,
+# `python -m grading doctor`, checks the usual causes in order and prints a fix for each problem
+# (it only reads; it creates nothing). Here it is run twice on purpose-made mistakes: a store in
+# a folder nobody logged to, and this server with the experiment's name mistyped.
+
+# %%
+def doctor(*args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "grading", "doctor", *args], capture_output=True, text=True,
+                          timeout=120, cwd=paths.ROOT)
+    print(f"$ python -m grading doctor {' '.join(args)}   (exit code {done.returncode})")
+    print(done.stdout.strip(), "\n")
+
+
+with tempfile.TemporaryDirectory() as elsewhere:
+    doctor("--tracking-uri", f"sqlite:///{elsewhere}/mlflow.db")
+doctor("--tracking-uri", server_url, "--experiment", experiment_name[:-2] + experiment_name[:-3:-1])  # last two swapped
+
+# %% [markdown]
+# ## 6. Stop the server by its process id
 #
 # A server you start is a server you stop. Because it runs in its own process group, signalling
 # the group stops the server and any workers it started. Afterwards `/health` no longer answers.

@@ -5,9 +5,7 @@
 # confusion matrix, the feature importances, a table of predictions, is an **artifact**: a file
 # stored with the run in the artifact store, listed and viewed in the run's **Artifacts** tab.
 #
-# Writing a file to disk and then calling `mlflow.log_artifact` works, but leaves files behind
-# in whatever folder the notebook runs in, and two notebooks writing `confusion_matrix.png` at
-# once overwrite each other. MLflow logs common objects directly:
+# MLflow logs common objects directly, with no file left on your disk:
 #
 # | call | logs | as |
 # |---|---|---|
@@ -15,6 +13,12 @@
 # | `mlflow.log_dict(d, "x.json")` | a dict | JSON (or YAML, by extension) |
 # | `mlflow.log_table(df, "x.json")` | a DataFrame | a table the UI can display and compare |
 # | `mlflow.log_text(s, "x.txt")` | a string | a text file |
+#
+# Files that your own code writes (a text report, a folder of CSVs, anything) go up with
+# `mlflow.log_artifact(path, artifact_path=...)` for one file and
+# `mlflow.log_artifacts(folder, artifact_path=...)` for a whole folder. Write them into a
+# temporary folder: files written into the notebook's folder are left behind, and two notebooks
+# writing the same name at once overwrite each other.
 #
 # Afterwards you list the run's artifacts and download them back, as a colleague or a grader
 # would.
@@ -95,6 +99,16 @@ with mlflow.start_run(run_name="rf-with-artifacts") as run:
     mlflow.log_figure(fig, "confusion_matrix.png")
     mlflow.log_dict(importances, "feature_importances.json")
     mlflow.log_table(per_class, artifact_file="per_class_metrics.json")
+    # Files this code writes itself: one with log_artifact, a folder with log_artifacts.
+    with tempfile.TemporaryDirectory() as scratch:
+        report_file = Path(scratch) / "classification_report.txt"
+        report_file.write_text(classification_report(y_test, y_pred, target_names=iris.target_names))
+        mlflow.log_artifact(str(report_file), artifact_path="reports")
+        predictions_dir = Path(scratch) / "predictions"
+        predictions_dir.mkdir()
+        X_test.assign(true_class=y_test, predicted_class=y_pred).to_csv(predictions_dir / "test.csv", index=False)
+        (predictions_dir / "README.txt").write_text("One row per test flower: features, true and predicted class.\n")
+        mlflow.log_artifacts(str(predictions_dir), artifact_path="predictions")
     mlflow.sklearn.log_model(
         clf,
         name="model",

@@ -164,12 +164,16 @@ for name in models:
 # %% [markdown]
 # ## Version 2: the data changes
 #
-# New customers arrive: the table grows by 500 rows. `dvc add` records a new md5, and a new
-# commit records the new pointer. The old content stays in DVC's cache, reachable through the
-# old commit.
+# New customers arrive: 500 rows are appended to the table, and the 2,000 rows of version 1
+# stay as they were. `dvc add` records a new md5, and a new commit records the new pointer. The
+# old content stays in DVC's cache, reachable through the old commit.
 
 # %%
-churn.write_churn(workspace / "data" / "churn.csv", n_rows=n_rows + 500, seed=data_seed)
+version_1_rows = pd.read_csv(data_file)
+churn.append_churn(data_file, n_rows=500, seed=data_seed + 1)
+grown = pd.read_csv(data_file)
+print(f"rows: {len(version_1_rows)} -> {len(grown)}; the first {len(version_1_rows)} unchanged:",
+      grown.head(len(version_1_rows)).equals(version_1_rows))
 print("dvc status before adding:", sh("dvc", "status", "data/churn.csv.dvc") or "(up to date)")
 sh("dvc", "add", "data/churn.csv")
 sh("git", "add", "data/churn.csv.dvc")

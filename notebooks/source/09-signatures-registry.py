@@ -67,6 +67,17 @@ print("another seed, another model:     ", not np.array_equal(forest_probabiliti
 # requests with missing columns, or values that cannot be converted to the declared type, are
 # rejected before they reach the model.
 
+# The syllabus calls it as `mlflow.infer_signature(...)`. MLflow 3.17.2 has no such top-level
+# name, so that line raises AttributeError; the function lives in `mlflow.models`, imported at
+# the top of this notebook:
+
+# %%
+try:
+    mlflow.infer_signature
+except AttributeError as exc:
+    print("AttributeError:", exc)
+print("mlflow.models.infer_signature is", infer_signature.__module__ + "." + infer_signature.__name__)
+
 # %%
 model = LogisticRegression(C=1.0, max_iter=500, random_state=seed).fit(X_train, y_train)
 signature = infer_signature(X_train, model.predict(X_train))
