@@ -315,3 +315,11 @@ def test_an_unnamed_array_signature_fails_a_columns_check(tmp_path):
                         "signature_inputs": 3, "points": 1, "description": "d", "hint": "h"}]}
     (check,) = grader.grade(expectations.parse("t", data), uri).checks
     assert not check.passed and check.message.endswith("unnamed array, not named columns (log a DataFrame example)"), check
+
+
+def test_min_steps_asks_for_a_curve_not_one_value(store):
+    data = {"experiments": {"main": "exp"}, "runs": {"good": {"experiment": "main", "filter": "tags.mlflow.runName = 'good'"}},
+            "checks": [{"id": "curve", "kind": "metrics", "runs": "good", "metrics": {"acc": {"min_steps": 2}},
+                        "points": 1, "description": "d", "hint": "h"}]}
+    (check,) = grader.grade(expectations.parse("t", data), store).checks
+    assert not check.passed and "metric acc has 1 step(s), not at least 2" in check.message, check

@@ -75,7 +75,7 @@ FIELDS = {
 }
 SELECTION = Fields({"experiment": TEXT}, {"filter": TEXT, "group_by": NAMES, "parent": TEXT, "keep": TEXT})
 # Inside a params or metrics rule and an artifact's content: a typo there would silently check less.
-PARAM_KEYS, METRIC_KEYS = ("type", "equals", "one_of", "salt", "sha256"), ("min", "max", "equals", "tolerance")
+PARAM_KEYS, METRIC_KEYS = ("type", "equals", "one_of", "salt", "sha256"), ("min", "max", "equals", "tolerance", "min_steps")
 PARAM_CASTS = {"int": int, "float": float, "str": str}  # as kinds.params casts a logged value
 FILE_KINDS = ("any", "image", "json", "table")
 SCORES = ("accuracy", "f1", "precision", "recall", "roc_auc", "rmse", "mae", "r2")  # grading.engine.recompute.SCORES

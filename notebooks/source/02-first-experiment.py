@@ -186,6 +186,38 @@ finally:
     del os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"]
 
 # %% [markdown]
+# ## Autologging: what MLflow records by itself
+#
+# `mlflow.sklearn.autolog()` makes every `fit` inside a run log the estimator's parameters (all
+# of them, defaults included), metrics computed **on the training data**, and the fitted model
+# with a signature. The cell trains the same forest with autologging on and compares. Notice:
+#
+# - the training metrics say how well the forest fits the rows it learned from, not how well it
+#   predicts new ones: the test accuracy is still yours to compute and log, inside the run;
+# - autolog saves the model with cloudpickle, not skops (see `serialization_format`), so
+#   loading it can run any code the file holds;
+# - autologging stays on for every later `fit` until you switch it off.
+
+# %%
+# Autolog's training log loss passes an argument under the name scikit-learn 1.9 deprecated.
+warnings.filterwarnings("ignore", message="`y_pred` was renamed to `y_proba`")
+mlflow.sklearn.autolog(log_input_examples=True, silent=True)
+with mlflow.start_run(run_name="rf-autolog") as auto_run:
+    auto_clf = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=seed)
+    auto_clf.fit(X_train, y_train)
+    mlflow.log_metric("test_accuracy", accuracy_score(y_test, auto_clf.predict(X_test)))
+mlflow.sklearn.autolog(disable=True)
+
+auto = mlflow.get_run(auto_run.info.run_id)
+print(f"params: {len(mlflow.get_run(run.info.run_id).data.params)} logged by hand, {len(auto.data.params)} by autolog")
+print("autolog's metrics:", {k: round(v, 4) for k, v in sorted(auto.data.metrics.items())})
+auto_model = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], output_format="list",
+                                         filter_string=f"source_run_id = '{auto_run.info.run_id}'")[0]
+auto_info = mlflow.models.get_model_info(f"models:/{auto_model.model_id}")
+print("its model's signature inputs:", auto_info.signature.inputs.input_names())
+print("saved as:", auto_info.flavors["sklearn"]["serialization_format"])
+
+# %% [markdown]
 # ## See it in the UI
 #
 # Serve this store with `make ui` and open the experiment `iris-classifier`. MLflow 3.17's UI
@@ -212,6 +244,7 @@ print("The runs table:", UI_LINK.format(base="<the address make ui prints>", exp
 # - Where are the model's files: in the run's artifacts, or somewhere else? What does
 #   `run.outputs.model_outputs` tell you?
 # - Loading a model runs code from its files: when should a process refuse to, and how?
+# - What does autologging record that you did not, and what must you still log yourself?
 #
 # Then let the grader confirm what this notebook logged. It reads the tracking store, in a
 # separate process, and lists each check with its points and, for a failure, what to do.

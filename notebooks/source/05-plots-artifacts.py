@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, classification_report
+from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, classification_report, log_loss
 from sklearn.model_selection import train_test_split
 
 from course.tracking import use_experiment
@@ -156,9 +156,33 @@ from IPython.display import Image
 Image(filename=str(local / "confusion_matrix.png"))
 
 # %% [markdown]
+# ## A metric over steps
+#
+# A metric logged with `step=` keeps every value: `mlflow.log_metric(key, value, step=n)` adds a
+# point to the metric's history, and the run page's **Model metrics** tab draws the history as
+# a curve (pick the step as the x-axis). Here a forest grows ten trees at a time
+# (`warm_start=True` keeps the trees it has) and logs its test log loss after each stage: the
+# accuracy on these 30 test flowers is 1.0 from the start, but the predicted probabilities
+# change with every stage, so the log loss draws a curve. The run's `data.metrics` holds only
+# the latest value; `get_metric_history` returns the curve.
+
+# %%
+with mlflow.start_run(run_name="forest-growing") as growing:
+    mlflow.log_params({"random_state": seed, "trees_per_stage": 10, "test_size": test_size})
+    forest = RandomForestClassifier(n_estimators=10, warm_start=True, random_state=seed)
+    for n_trees in range(10, 101, 10):
+        forest.set_params(n_estimators=n_trees).fit(X_train, y_train)
+        mlflow.log_metric("test_log_loss", log_loss(y_test, forest.predict_proba(X_test)), step=n_trees)
+
+history = mlflow.MlflowClient().get_metric_history(growing.info.run_id, "test_log_loss")
+print("history (trees, log loss):", [(m.step, round(m.value, 4)) for m in sorted(history, key=lambda m: m.step)])
+print("run.data.metrics keeps the last value only:", mlflow.get_run(growing.info.run_id).data.metrics)
+
+# %% [markdown]
 # ## Check yourself
 #
 # - Which call logs a DataFrame so that the UI can show it as a table?
+# - How do you log a metric so that the UI can draw its curve, and how do you read it back?
 # - Why log a figure with `log_figure` instead of `savefig` plus `log_artifact`?
 # - The model was logged in the same run. Why is it not in `list_artifacts`?
 # - How would a colleague get `confusion_matrix.png` from a run on a remote server?

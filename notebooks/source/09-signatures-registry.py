@@ -196,12 +196,79 @@ print("it predicts:", champion.predict(X_test.head(5)).tolist())
 print("its signature's inputs:", champion.metadata.get_input_schema().input_names())
 
 # %% [markdown]
+# ## Serve the champion over REST
+#
+# `mlflow models serve -m models:/<name>@champion --env-manager local` starts a scoring server
+# for the model in the environment already active (the other managers first build one from the
+# model's requirements). It answers `POST /invocations` with predictions, and it enforces the
+# signature there too: this is where a type mismatch meets you at serving time. Below, the
+# first request is accepted, and the second, with text where the signature declares a double,
+# is refused with HTTP 400 before the model sees it. The server runs on a free port and is
+# stopped by its process id; both statuses are logged, so the grader can confirm them.
+
+# %%
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    serve_port = probe.getsockname()[1]
+scoring = subprocess.Popen(
+    [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{registered_model_name}@champion",
+     "--env-manager", "local", "--host", "127.0.0.1", "--port", str(serve_port)],
+    env={**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()},
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+)
+serve_url = f"http://127.0.0.1:{serve_port}"
+
+
+def invoke(payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{serve_url}/invocations", data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+try:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and scoring.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{serve_url}/ping", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.5)
+    accepted = invoke({"dataframe_split": X_test.head(3).to_dict(orient="split")})
+    wrong_type = X_test.head(1).astype(object)
+    wrong_type.iloc[0, 0] = "wide"
+    refused = invoke({"dataframe_split": wrong_type.to_dict(orient="split")})
+finally:
+    os.killpg(scoring.pid, signal.SIGTERM)
+    scoring.wait(timeout=30)
+print("accepted:", accepted[0], accepted[1])
+print("refused: ", refused[0], refused[1]["error_code"], "|", refused[1]["message"].split(". ")[1])
+print(f"scoring server PID {scoring.pid} stopped")
+
+with mlflow.start_run(run_name="serving-check"):
+    mlflow.log_metrics({"accepted_status": accepted[0], "refused_status": refused[0]})
+
+# %% [markdown]
 # ## Check yourself
 #
 # - Which two arguments of `log_model` give a model a signature, and what happens with neither?
 # - What did the signature reject, and at which moment: logging, loading or predicting?
 # - Why is a seed passed to each estimator rather than only to numpy?
 # - How does serving code pick up a new champion without being redeployed?
+# - Where, exactly, is a request with the wrong type refused when the model is served over REST?
 #
 # Then let the grader confirm what this notebook logged.
 

@@ -87,6 +87,10 @@ def metrics(store, spec) -> Outcome:
                 problems.append(f"metric {name}={value:.6g} outside [{rule.get('min')}, {rule.get('max')}]")
             if "equals" in rule and abs(value - rule["equals"]) > rule.get("tolerance", 1e-9):
                 problems.append(f"metric {name}={value:.6g}, not {rule['equals']} (±{rule.get('tolerance', 1e-9)})")
+            if "min_steps" in rule:  # a curve, not one value: distinct steps in the metric's history
+                steps = {m.step for m in store.client.get_metric_history(run.info.run_id, name)}
+                if len(steps) < rule["min_steps"]:
+                    problems.append(f"metric {name} has {len(steps)} step(s), not at least {rule['min_steps']:g}")
         return problems
 
     return each_run(store, spec, judge)
