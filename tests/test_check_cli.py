@@ -56,7 +56,7 @@ def test_empty_store_fails_and_names_the_missing_experiment(store, tmp_path):
     assert result.returncode == 1
     assert "FAIL  experiment" in result.stdout
     assert "expected an experiment named 'iris-classifier'; found no such experiment" in result.stdout
-    assert "score 0/14" in result.stdout
+    assert "score 0/16" in result.stdout
 
 
 def test_unreachable_server_exits_2_within_15_seconds():
@@ -184,7 +184,7 @@ def test_check_reads_a_store_mlflow_made_without_changing_it(tmp_path, mlflow_db
     before = _snapshot(tmp_path)
     result = run_cli("check", "02-first-experiment", "--tracking-uri", f"sqlite:///{db}", cwd=cwd, timeout=120)
     assert result.returncode == 1, result.stderr
-    assert "score 0/14" in result.stdout
+    assert "score 0/16" in result.stdout
     assert _snapshot(tmp_path) == before
 
 

@@ -165,7 +165,7 @@ def test_section_02_runs_from_the_ui_and_its_run_is_on_the_server(lab, page):
     shown = last_output(page)
     cells(page).last.scroll_into_view_if_needed()
     page.shot("section-02")
-    assert re.search(r"02-first-experiment: 14/14 points, (\d+)/\1 checks passed", shown), shown
+    assert re.search(r"02-first-experiment: 16/16 points, (\d+)/\1 checks passed", shown), shown
     client = MlflowClient(lab["mlflow"])
     experiment = client.get_experiment_by_name("iris-classifier")
     runs = client.search_runs([experiment.experiment_id])

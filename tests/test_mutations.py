@@ -13,9 +13,13 @@ from course import authoring
 # Section 02 loses two independent steps in one run; each must fail its own check and nothing else.
 MUTATIONS = [
     ("02-first-experiment", ["        input_example=X_train.head(5),\n", '        "random_state": seed,\n'],
-     {"signature": "model has no signature", "seed": "param random_state missing"}),
+     {"signature": "model has no signature", "seed": "param random_state missing",
+      # the next cell reads the signature and stops the notebook, so autologging never runs
+      "autolog-params": "found none", "autolog-metrics": "found none"}),
     ("05-plots-artifacts", ['    mlflow.log_figure(fig, "confusion_matrix.png")\n'],
-     {"confusion-matrix": "no artifact confusion_matrix.png"}),
+     {"confusion-matrix": "no artifact confusion_matrix.png",
+      # the cell that shows the downloaded image stops the notebook before the growing forest
+      "metric-history": "found none"}),
     # Both the dataset check and the lineage check watch the digest.
     ("08-dvc-lineage", ["digest=version, "], {"dataset": "differs from tag data_version",
                                                "lineage": "no dataset input with digest"}),

@@ -216,6 +216,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 with socket.socket() as probe:
     probe.bind(("127.0.0.1", 0))
@@ -223,8 +224,11 @@ with socket.socket() as probe:
 scoring = subprocess.Popen(
     [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{registered_model_name}@champion",
      "--env-manager", "local", "--host", "127.0.0.1", "--port", str(serve_port)],
-    env={**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()},
-    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    # It starts `uvicorn` by name: the environment's bin folder must be on PATH, as it is once the
+    # environment is activated; a kernel started without activating it may lack it.
+    env={**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(),
+         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
 )
 serve_url = f"http://127.0.0.1:{serve_port}"
 
@@ -247,6 +251,8 @@ try:
                 break
         except OSError:
             time.sleep(0.5)
+    if scoring.poll() is not None:
+        raise RuntimeError(f"mlflow models serve exited with code {scoring.returncode}:\n{scoring.stderr.read()[-3000:]}")
     accepted = invoke({"dataframe_split": X_test.head(3).to_dict(orient="split")})
     wrong_type = X_test.head(1).astype(object)
     wrong_type.iloc[0, 0] = "wide"
