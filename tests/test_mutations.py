@@ -15,7 +15,7 @@ MUTATIONS = [
     ("02-first-experiment", ["        input_example=X_train.head(5),\n", '        "random_state": seed,\n'],
      {"signature": "model has no signature", "seed": "param random_state missing",
       # the next cell reads the signature and stops the notebook, so autologging never runs
-      "autolog-params": "found none", "autolog-metrics": "found none"}),
+      "autolog-params": "found no experiment", "autolog-metrics": "found no experiment"}),
     ("05-plots-artifacts", ['    mlflow.log_figure(fig, "confusion_matrix.png")\n'],
      {"confusion-matrix": "no artifact confusion_matrix.png",
       # the cell that shows the downloaded image stops the notebook before the growing forest
