@@ -17,7 +17,7 @@ from conftest import ROOT, run_cli
 
 # section -> runs it logs
 ON_STACK = {"02-first-experiment": 1, "04-sweep-compare": 10, "05-plots-artifacts": 2}
-EXPERIMENTS = ["iris-classifier", "wine-sweep", "iris-artifacts", "lab04"]
+EXPERIMENTS = ["iris-classifier", "iris-classifier-autolog", "wine-sweep", "iris-artifacts", "lab04"]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def runs_table(page, url: str, experiment_id: str):
 @pytest.mark.slow
 def test_the_ui_lists_the_course_experiments(pg_stack, course_on_stack, page):
     page.goto(f"{pg_stack.tracking_uri}/#/experiments")
-    page.get_by_role("link", name="iris-classifier").wait_for()
+    page.get_by_role("link", name="iris-classifier", exact=True).wait_for()
     page.shot("experiments")
     for name in EXPERIMENTS:
         assert page.get_by_role("link", name=name, exact=True).count() == 1, name
