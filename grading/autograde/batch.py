@@ -306,12 +306,8 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
 
 def read_report(stdout: str) -> dict | None:
     """The execution sandbox's status line: how the notebook ended."""
-    for line in stdout.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("status"), dict):
+    for record in sandbox.json_records(stdout):
+        if isinstance(record.get("status"), dict):
             status = record["status"]
             if status.get("status") in ("completed", "error", "timeout"):
                 return status

@@ -107,14 +107,10 @@ def _size(folder: Path) -> int:
 
 
 def _read_report(stdout: str) -> dict[str, dict]:
-    import json
+    from grading import sandbox
 
     answers = {}
-    for line in stdout.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("model"), str):
+    for record in sandbox.json_records(stdout):
+        if isinstance(record.get("model"), str):
             answers.setdefault(record["model"], record)  # the first line per model counts
     return answers
