@@ -11,13 +11,14 @@ from grading.errors import UsageError
 def check(args) -> int:
     import time
 
+    from course import uris
     from course.tracking import resolve_uri
     from grading.engine import expectations, grader, readonly
     from grading import reachability
 
     spec = expectations.load(args.target)
     uri = args.tracking_uri or resolve_uri("")[0]
-    if uri.startswith("sqlite:"):  # check only reads; MLflow would create or migrate a database
+    if uris.scheme(uri) == "sqlite":  # check only reads; MLflow would create or migrate a database
         readonly.protect(readonly.require_store(uri))
         reachability.probe_store(uri)
     else:

@@ -161,7 +161,7 @@ class Store:
         from grading import harvest
 
         resolved = self._resolve(uri)
-        local = self.local_folder(resolved)
+        local = uris.local_path(resolved)
         if local is not None:  # read in place, capped: no copy of whatever the name points at
             try:
                 return harvest.read_file(local, ARTIFACT_CAP).decode()
@@ -187,7 +187,7 @@ class Store:
             resolved = self._resolve(uri)
         except Unreadable as exc:
             return str(exc)
-        folder = self.local_folder(resolved)
+        folder = uris.local_path(resolved)
         try:
             if folder is not None:
                 copied = harvest.copy_tree(folder, target, cap, cap)
@@ -217,10 +217,6 @@ class Store:
             self._repos[run_id] = get_artifact_repository(
                 self._resolve(self.client.get_run(run_id).info.artifact_uri), tracking_uri=self.uri)
         return self._repos[run_id]
-
-    def local_folder(self, uri: str) -> Path | None:
-        """The local folder behind an artifact URI, or None when it is remote."""
-        return uris.local_path(uri)
 
     def _remote_size(self, uri: str) -> int:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
@@ -255,7 +251,7 @@ class Store:
         root = self.context.confine
         if root is None:
             return uri
-        folder = self.local_folder(uri)
+        folder = uris.local_path(uri)
         if folder is not None and self.context.relocate:
             seen_as, copy = self.context.relocate
             if folder == Path(seen_as) or Path(seen_as) in folder.parents:
