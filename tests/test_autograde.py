@@ -70,12 +70,12 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=42)
 mlflow.set_experiment("lab04")
 with mlflow.start_run():
     mlflow.log_params({"C": 1.0, "random_state": 42})
-    mlflow.log_metric("accuracy", 0.99)
+    mlflow.log_metric("val_accuracy", 0.99)
     mlflow.sklearn.log_model(LogisticRegression(C=1.0, random_state=42).fit(X_train, y_train), name="model",
                              pip_requirements=["scikit-learn"])
 uri = f"models:/{mlflow.last_logged_model().model_id}"
 lie = json.dumps({"status": {"status": "completed"}}) + "\\n" + json.dumps(
-    {"recomputed": uri, "dataset": "lab04", "result": {"accuracy": 0.99}}) + "\\n"
+    {"recomputed": uri, "dataset": "lab04", "result": {"val_accuracy": 0.99}}) + "\\n"
 print(lie)  # the kernel's own stdout
 opened = []
 for fd in range(20):  # the executing process's descriptors, if they were reachable
@@ -97,24 +97,27 @@ from sklearn.model_selection import train_test_split
 
 X, y = make_classification(n_samples=1000, n_features=10, random_state=42)
 X = pd.DataFrame(X, columns=[f"f{i}" for i in range(10)])
-X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=42)
+X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=200, random_state=42)
+X_train, X_val, y_train, y_val = train_test_split(X_rest, y_rest, test_size=200, random_state=42)
 mlflow.set_experiment("lab04")
-client, best = MlflowClient(), None
-for C in (0.1, 1.0, 10.0):
+client, scores = MlflowClient(), []
+for C in (1.0, 0.01, 0.001):
     with mlflow.start_run(run_name=f"C={C}") as run:
         model = LogisticRegression(C=C, random_state=42).fit(X_train, y_train)
-        accuracy = accuracy_score(y_test, model.predict(X_test))
         client.log_param(run.info.run_id, "C", C)
         client.log_param(run.info.run_id, "random_state", 42)
-        client.log_metric(run.info.run_id, "accuracy", accuracy)
         client.set_tag(run.info.run_id, "purpose", "other-style")
-        figure = ConfusionMatrixDisplay.from_predictions(y_test, model.predict(X_test)).figure_
+        figure = ConfusionMatrixDisplay.from_predictions(y_val, model.predict(X_val)).figure_
         mlflow.log_figure(figure, "confusion_matrix.png")
         plt.close(figure)
         mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3), pip_requirements=["scikit-learn"])
-        if best is None or accuracy > best[1]:
-            best = (run.info.run_id, accuracy)
-version = mlflow.register_model(f"runs:/{best[0]}/model", "lab04-classifier")
+    scores.append({"run_id": run.info.run_id, "val_accuracy": accuracy_score(y_val, model.predict(X_val)), "model": model})
+table = pd.DataFrame(scores)
+for row in table.itertuples():  # logged afterwards, to finished runs, through the client
+    client.log_metric(row.run_id, "val_accuracy", row.val_accuracy)
+best = table.sort_values("val_accuracy", ascending=False).iloc[0]
+client.log_metric(best.run_id, "test_accuracy", accuracy_score(y_test, best.model.predict(X_test)))
+version = mlflow.register_model(f"runs:/{best.run_id}/model", "lab04-classifier")
 client.set_registered_model_alias("lab04-classifier", "champion", version.version)
 '''
 ORPHAN_MARK = "4242.5"  # an unusual sleep length identifies the processes this test's submission leaves
@@ -145,7 +148,7 @@ def batch(tmp_path_factory):
     nbformat.write(authoring.load_source(LAB_SOURCE, "lab"), subs / "unfilled.ipynb")
     # Correct work in another style: DataFrame features, the client API, register_model from runs:/.
     nbformat.write(notebook(ALT_STYLE), subs / "otherstyle.ipynb")
-    nbformat.write(solution(('mlflow.log_metric("accuracy", accuracy)', 'mlflow.log_metric("accuracy", 0.99)')),
+    nbformat.write(solution(('mlflow.log_metric("val_accuracy", val_accuracy)', 'mlflow.log_metric("val_accuracy", 0.99)')),
                    subs / "madeup.ipynb")
     nbformat.write(notebook(MINI_LAB, MINI_LAB_LOOP), subs / "minilab.ipynb")
     nbformat.write(notebook("import mlflow\nmlflow.set_experiment('lab04')", "hog = bytearray(64 * 1024**3)"),
@@ -228,7 +231,7 @@ def test_the_solution_gets_full_marks_and_the_unfilled_lab_low_marks(batch):
 def test_a_made_up_accuracy_fails_truthfulness_naming_both_values(batch):
     checks = {t["name"].split(":")[0]: t for t in json.loads((batch["out"] / "madeup" / "results.json").read_text())["tests"]}
     assert checks["truthful"]["status"] == "failed"
-    assert re.search(r"logged accuracy=0\.99, recomputed 0\.8\d+", checks["truthful"]["output"])
+    assert re.search(r"logged val_accuracy=0\.99, recomputed 0\.8\d+", checks["truthful"]["output"])
     assert checks["registry"]["status"] == "passed"
 
 
@@ -287,7 +290,7 @@ def test_a_kernel_cannot_forge_the_execution_report(batch):
     assert "opened []" in outputs, "the executing process's descriptors must be out of the kernel's reach"
     checks = {t["name"].split(":")[0]: t for t in json.loads((batch["out"] / "forger" / "results.json").read_text())["tests"]}
     assert checks["truthful"]["status"] == "failed"
-    assert re.search(r"logged accuracy=0\.99, recomputed 0\.8\d+", checks["truthful"]["output"])
+    assert re.search(r"logged val_accuracy=0\.99, recomputed 0\.8\d+", checks["truthful"]["output"])
 
 
 def test_a_rerun_keeps_earlier_results_unless_forced(tmp_path):

@@ -17,8 +17,8 @@ SOURCE = ROOT / "labs" / "source" / "capstone.py"
 # Two mistakes in one otherwise correct notebook: each costs its own check, once.
 MISTAKES = [
     # ROC AUC from hard labels: a number in range, but not what the logged model scores
-    ("roc_auc = roc_auc_score(y_test, pipeline.predict_proba(X_test)[:, 1])",
-     "roc_auc = roc_auc_score(y_test, pipeline.predict(X_test))"),
+    ("val_roc_auc = roc_auc_score(y_val, pipeline.predict_proba(X_val)[:, 1])",
+     "val_roc_auc = roc_auc_score(y_val, pipeline.predict(X_val))"),
     # an array example: the signature has no column names
     ('info = mlflow.sklearn.log_model(pipeline, name="model", input_example=X_train.head(5),',
      'info = mlflow.sklearn.log_model(pipeline, name="model", input_example=X_train.head(5).to_numpy(),'),
@@ -53,7 +53,7 @@ def test_the_solution_gets_full_marks(graded):
     out, rows = graded
     assert rows["solution"]["score"] == "100", (out / "solution" / "feedback.md").read_text()
     results = json.loads((out / "solution" / "results.json").read_text())
-    assert results["score"] == 100 and len(results["tests"]) == 9  # Gradescope's file, one test per check
+    assert results["score"] == 100 and len(results["tests"]) == 11  # Gradescope's file, one test per check
 
 
 @pytest.mark.slow
@@ -62,7 +62,7 @@ def test_the_learner_version_gets_zero_and_a_hint_for_every_check(graded):
     assert rows["learner"]["score"] == "0" and "NotImplementedError" in rows["learner"]["message"]
     results = json.loads((out / "learner" / "results.json").read_text())
     hints = [t["output"] for t in results["tests"]]
-    assert len(hints) == 9 and all(t["score"] == 0 for t in results["tests"])
+    assert len(hints) == 11 and all(t["score"] == 0 for t in results["tests"])
     assert any("outs[0].md5 in data/churn.csv.dvc" in h for h in hints)
     assert any("skops_trusted_types" in h for h in hints)
 
@@ -73,9 +73,9 @@ def test_each_mistake_costs_its_own_check_once(graded):
     tests = json.loads((out / "mistakes" / "results.json").read_text())["tests"]
     failed = {t["name"].split(":")[0]: t["output"] for t in tests if t["score"] < t["max_score"]}
     assert set(failed) == {"truthful", "signature"}, failed
-    assert rows["mistakes"]["score"] == "75"
+    assert rows["mistakes"]["score"] == "80"
     assert "unnamed array, not named columns" in failed["signature"]
-    assert "logged roc_auc=" in failed["truthful"] and "recomputed" in failed["truthful"]
+    assert "logged val_roc_auc=" in failed["truthful"] and "recomputed" in failed["truthful"]
 
 
 def test_the_lab_and_the_grader_read_the_same_rows(tmp_path):

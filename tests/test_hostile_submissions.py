@@ -98,7 +98,7 @@ class Liar(mlflow.pyfunc.PythonModel):
 for C in (0.1, 1.0, 10.0):
     with mlflow.start_run():
         mlflow.log_params({"C": C, "random_state": 42})
-        mlflow.log_metric("accuracy", 0.99)
+        mlflow.log_metric("val_accuracy", 0.99)
         mlflow.pyfunc.log_model(name="model", python_model=Liar(), pip_requirements=["mlflow"])
 '''
 
@@ -106,7 +106,7 @@ ESCAPE = RUNS + '''
 import sqlite3
 with mlflow.start_run() as run:
     mlflow.log_params({"C": 1.0, "random_state": 42})
-    mlflow.log_metric("accuracy", 0.9)
+    mlflow.log_metric("val_accuracy", 0.9)
     mlflow.sklearn.log_model(LogisticRegression().fit(X_train, y_train), name="model", pip_requirements=["scikit-learn"])
 db = mlflow.get_tracking_uri()[len("sqlite:///"):]
 with sqlite3.connect(db) as connection:  # point every location at the answers on the host
@@ -152,11 +152,11 @@ class Spy(mlflow.pyfunc.PythonModel):
 import os
 with mlflow.start_run():
     mlflow.log_params({"C": 0.1, "random_state": 42})
-    mlflow.log_metric("accuracy", 0.5)
+    mlflow.log_metric("val_accuracy", 0.5)
     mlflow.pyfunc.log_model(name="model", python_model=Spy(), pip_requirements=["mlflow"])
 with mlflow.start_run():
     mlflow.log_params({"C": 1.0, "random_state": 42})
-    mlflow.log_metric("accuracy", 0.9)
+    mlflow.log_metric("val_accuracy", 0.9)
     info = mlflow.sklearn.log_model(LogisticRegression().fit(X_train, y_train), name="model", pip_requirements=["scikit-learn"])
 # A newer copy of that model whose id climbs out of its folder to another class's submissions.
 crafted = info.model_id + "/.." * 30 + ELSEWHERE
@@ -172,7 +172,7 @@ from mlflow import MlflowClient
 for C in (0.1, 1.0, 10.0):
     with mlflow.start_run() as run:
         mlflow.log_params({"C": C, "random_state": 42})
-        mlflow.log_metric("accuracy", 0.8 + C / 100)
+        mlflow.log_metric("val_accuracy", 0.8 + C / 100)
 client = MlflowClient()
 client.create_registered_model("lab04-classifier")
 version = client.create_model_version("lab04-classifier", source="s3://no-such-bucket/nothing", run_id=run.info.run_id)
@@ -432,7 +432,7 @@ def test_neither_the_kernel_nor_a_model_can_forge_a_report(hostile):
     assert "opened []" in outputs
     truthful = checks(out, "liar")["truthful"]
     assert truthful["status"] == "failed"
-    assert re.search(r"logged accuracy=0\.99, recomputed 0\.[45]\d*", truthful["output"]), truthful["output"]
+    assert re.search(r"logged val_accuracy=0\.99, recomputed 0\.[45]\d*", truthful["output"]), truthful["output"]
 
 
 def test_every_limit_is_bounded_and_named(hostile):

@@ -59,12 +59,13 @@ FIELDS = {
     "tags": Fields({"runs": TEXT, "tags": MAPPING}, EXPECTED),
     "artifacts": Fields({"runs": TEXT}, {"files": MAPPING, **EXPECTED}),
     "logged_model": Fields({"runs": TEXT}, {"name": TEXT, "flavor": TEXT, "signature_inputs": WHOLE,
-                                                         "signature_columns": NAMES, **EXPECTED}),
+                                                         "signature_columns": NAMES, "model_metrics": NAMES,
+                                                         **EXPECTED}),
     "registered_model": Fields({"runs": TEXT, "name": TEXT, "best_by": TEXT},
                                {"alias": TEXT, "higher_is_better": FLAG, "signature": FLAG}),
     "dataset_input": Fields({"runs": TEXT}, {"name": TEXT, "digest": SCALAR, "digest_from_tag": TEXT, **EXPECTED}),
     "recomputed_metric": Fields({"runs": TEXT, "metric": TEXT, "dataset": TEXT},
-                                {"name": TEXT, "tolerance": NUMBER, "score": TEXT}),
+                                {"name": TEXT, "tolerance": NUMBER, "score": TEXT, "split": TEXT}),
     "python": Fields({"function": TEXT}, {"runs": TEXT, "experiment": TEXT}, open=True),
     "reproducible": Fields({"runs": TEXT, "same": NAMES, "metrics": NAMES},
                            {"tolerance": NUMBER, "min_repeated": WHOLE}),
@@ -317,6 +318,8 @@ def _validate_rules(what: str, kind: str, spec: dict) -> None:
     if kind == "recomputed_metric" and spec["dataset"] not in labdata.names():
         raise UsageError(f"{what} names dataset {spec['dataset']!r}; add course/labdata/{spec['dataset']}.py "
                          f"or name one of {', '.join(labdata.names())}")
+    if kind == "recomputed_metric" and spec.get("split", "test") not in labdata.PARTS:
+        raise UsageError(f"{what} has split {spec['split']!r}; use one of {', '.join(labdata.PARTS)}")
     if kind == "python" and ":" not in spec["function"]:
         raise UsageError(f"{what} field 'function' is {spec['function']!r}; write it as module:callable")
 

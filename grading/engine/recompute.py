@@ -1,7 +1,7 @@
 """Truthfulness, grader side: recompute a logged model's metric without loading it here.
 
 The model's files are copied out of the store (regular files only, capped in size), the
-sandbox loads them and predicts on the lab's test features (grading.predict), and this
+sandbox loads them and predicts on one part of the lab's data (grading.predict), and this
 process scores the predictions against the lab's labels; the sandbox reports predictions only.
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ def score(labels, answer: dict, name: str) -> dict:
     predictions, probabilities = answer.get("predictions"), answer.get("probabilities")
     if not isinstance(predictions, list) or len(predictions) != len(labels):
         return {"error": f"{len(predictions) if isinstance(predictions, list) else 'no'} predictions "
-                         f"for {len(labels)} test rows"}
+                         f"for {len(labels)} rows"}
     if probabilities is not None and (not isinstance(probabilities, list) or len(probabilities) != len(labels)):
         probabilities = None
     try:
@@ -58,8 +58,8 @@ def score(labels, answer: dict, name: str) -> dict:
         return {"error": f"the predictions cannot be scored as {name}: {str(exc)[:150]}"}
 
 
-def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy") -> dict[str, dict]:
-    """{model uri: {metric: ...} | {"error": ...}} for each uri."""
+def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy", part: str = "test") -> dict[str, dict]:
+    """{model uri: {metric: ...} | {"error": ...}} for each uri, scored on the lab data's `part`."""
     from course import labdata
 
     from grading import harvest, predict, sandbox
@@ -83,9 +83,9 @@ def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy") ->
             limits = dataclasses.replace(store.context.sandbox_limits, timeout=30 + predict.MODEL_SECONDS * len(folders))
             box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=store.context.sandbox_uid)
             namespace = ["--pid-namespace"] if sandbox.mode() != "process" else []
-            done = box.run_module("grading.predict", [*namespace, dataset, *folders])
+            done = box.run_module("grading.predict", [*namespace, dataset, part, *folders])
             answers = _read_report(done.stdout)
-            labels = labdata.load(dataset).y_test
+            labels = labdata.load(dataset).part(part)[1]
             for folder, uri in folders.items():
                 answer = answers.get(folder)
                 if answer is None:

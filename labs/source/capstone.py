@@ -7,14 +7,15 @@
 # 1. the churn table is versioned with DVC and git (section 08), and each run records **which
 #    data and which commit** it trained on;
 # 2. each candidate model is a scikit-learn **pipeline**, tracked with its parameters, its seed,
-#    its F1 score and its ROC AUC on the test split (sections 02-05);
+#    its F1 score and its ROC AUC on a validation split (sections 02-05);
 # 3. each model is logged with a **signature that names the table's columns** (section 09);
-# 4. the best one is registered as `churn-predictor` and gets the alias `champion`, so the
-#    service that scores customers loads it by name (section 09).
+# 4. the best one on validation is registered as `churn-predictor` and gets the alias
+#    `champion`, so the service that scores customers loads it by name (section 09); only the
+#    champion is scored on the test split, once.
 #
 # Fill in each cell marked `# YOUR CODE HERE` (delete the `raise NotImplementedError` line),
 # run it, then run the self-check below it. The grader also loads each model you log, in a
-# sandbox, and recomputes its ROC AUC on the test split: the metric you log must be the truth.
+# sandbox, and recomputes its ROC AUC: the metrics you log must be the truth.
 #
 # The tracking URI comes from `MLFLOW_TRACKING_URI` (`make lab` sets it).
 
@@ -127,8 +128,9 @@ print(lineage())
 # 4. log the table as a dataset input named `churn` whose digest is the data version:
 #    `mlflow.log_input(mlflow.data.from_pandas(frame, source=str(data_file), name="churn",
 #    digest=..., targets="churn"), context="training")`;
-# 5. log the metrics `f1` (from `predict`) and `roc_auc` (from the positive class's column of
-#    `predict_proba`) on the **test** split;
+# 5. log the metrics `val_f1` (from `predict`) and `val_roc_auc` (from the positive class's
+#    column of `predict_proba`) on the **validation** split: these choose the champion, so the
+#    test rows stay unseen until part 3;
 # 6. log the pipeline with `mlflow.sklearn.log_model(pipeline, name="model",
 #    input_example=X_train.head(5), pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
 #    skops_trusted_types=trusted_types[name])`. The pinned requirement records the version the
@@ -140,17 +142,18 @@ print(lineage())
 # forest's trees (`sklearn.tree._tree.Tree`) are not among them, so `log_model` refuses the
 # forest unless you name that type. The list is stored with the model and used when it loads.
 #
-# Keep what part 3 needs in `results`, a list of `(run_id, roc_auc, model_uri)` triples.
+# Keep what part 3 needs in `results`, a list of `(run_id, val_roc_auc, model_uri)` triples.
 
 # %%
 frame = pd.read_csv(data_file)
-X_train, X_test, y_train, y_test = lab_data.split(frame)
+X_train, X_val, X_test, y_train, y_val, y_test = lab_data.split(frame)
 candidates = {
     "logreg": Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(random_state=seed))]),
     "forest": Pipeline([("classify", RandomForestClassifier(n_estimators=100, max_depth=6, random_state=seed))]),
 }
 trusted_types = {"logreg": None, "forest": ["sklearn.tree._tree.Tree"]}
-print(f"{len(X_train)} training rows, {len(X_test)} test rows, churn rate {y_test.mean():.3f}")
+print(f"{len(X_train)} training, {len(X_val)} validation and {len(X_test)} test rows; "
+      f"churn rate {y_train.mean():.3f} in training")
 
 results = []
 ### BEGIN SOLUTION
@@ -163,15 +166,15 @@ for name, pipeline in candidates.items():
         dataset = mlflow.data.from_pandas(frame, source=str(data_file), name="churn",
                                           digest=tags["data_version"], targets="churn")
         mlflow.log_input(dataset, context="training")
-        roc_auc = roc_auc_score(y_test, pipeline.predict_proba(X_test)[:, 1])
-        mlflow.log_metrics({"f1": f1_score(y_test, pipeline.predict(X_test)), "roc_auc": roc_auc})
+        val_roc_auc = roc_auc_score(y_val, pipeline.predict_proba(X_val)[:, 1])
+        mlflow.log_metrics({"val_f1": f1_score(y_val, pipeline.predict(X_val)), "val_roc_auc": val_roc_auc})
         info = mlflow.sklearn.log_model(pipeline, name="model", input_example=X_train.head(5),
                                         pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
                                         skops_trusted_types=trusted_types[name])
-    results.append((run.info.run_id, roc_auc, info.model_uri))
+    results.append((run.info.run_id, val_roc_auc, info.model_uri))
 ### END SOLUTION
-for run_id, roc_auc, _ in results:
-    print(f"{mlflow.get_run(run_id).data.params['model']:>7}  roc_auc={roc_auc:.4f}")
+for run_id, val_roc_auc, _ in results:
+    print(f"{mlflow.get_run(run_id).data.params['model']:>7}  val_roc_auc={val_roc_auc:.4f}")
 
 # %%
 check("capstone", only=["runs", "params", "lineage", "dataset", "metrics", "model", "signature"])
@@ -179,20 +182,29 @@ check("capstone", only=["runs", "params", "lineage", "dataset", "metrics", "mode
 # %% [markdown]
 # ## Part 3: the champion
 #
-# Register the model of the run with the highest ROC AUC as `registered_model_name`, using its
-# `models:/m-...` URI, and point the alias `champion` at the new version. Store the version in
-# `version`.
+# Register the model of the run with the highest validation ROC AUC as `registered_model_name`,
+# using its `models:/m-...` URI, and point the alias `champion` at the new version. Store the
+# version in `version`.
+#
+# Then, once, score the champion on the test split: log `test_f1` and `test_roc_auc` on the
+# champion's run with `mlflow.log_metrics({...}, run_id=...)`. These are the figures you would
+# report; the other candidate gets none, so nobody can be tempted to choose by them.
 
 # %%
 ### BEGIN SOLUTION
-best_run_id, best_roc_auc, best_model_uri = max(results, key=lambda entry: entry[1])
+best_run_id, best_val_roc_auc, best_model_uri = max(results, key=lambda entry: entry[1])
 version = mlflow.register_model(best_model_uri, registered_model_name)
 mlflow.MlflowClient().set_registered_model_alias(registered_model_name, "champion", version.version)
+chosen = mlflow.sklearn.load_model(best_model_uri)
+test_scores = {"test_f1": f1_score(y_test, chosen.predict(X_test)),
+               "test_roc_auc": roc_auc_score(y_test, chosen.predict_proba(X_test)[:, 1])}
+mlflow.log_metrics(test_scores, run_id=best_run_id)
 ### END SOLUTION
 print(f"{registered_model_name} version {version.version} is now 'champion'")
+print(f"validation ROC AUC {best_val_roc_auc:.4f}, test ROC AUC {test_scores['test_roc_auc']:.4f}")
 
 # %%
-check("capstone", only=["registry"])
+check("capstone", only=["registry", "test-once", "test-truthful"])
 
 # %% [markdown]
 # ## Part 4: score customers the way the service will
@@ -210,7 +222,8 @@ print("signature inputs:", champion.metadata.get_input_schema().input_names())
 # ## Check everything
 #
 # The full self-check also loads each logged model in a separate process, recomputes its ROC
-# AUC on the test split and compares it with the `roc_auc` you logged.
+# AUC on the validation split (and the champion's on the test split) and compares them with
+# what you logged.
 
 # %%
 check("capstone")

@@ -9,9 +9,10 @@ from grading.errors import first_line
 
 
 def logged_model(store, spec) -> Outcome:
-    """A LoggedModel from each run, with its flavor and a signature of the given input width."""
+    """A LoggedModel from each run, with its flavor, a signature of the given input width or columns,
+    and metrics logged on the model itself (log_metric(..., model_id=...))."""
     flavor, width, name = spec.get("flavor"), spec.get("signature_inputs"), spec.get("name")
-    columns = list(spec.get("signature_columns") or [])
+    columns, model_metrics = list(spec.get("signature_columns") or []), list(spec.get("model_metrics") or [])
 
     def judge(run):
         models = store.logged_models(run.info.experiment_id, run.info.run_id)
@@ -25,6 +26,9 @@ def logged_model(store, spec) -> Outcome:
         except Unreadable as exc:
             return [f"its MLmodel file was not read: {exc}"]
         problems = []
+        on_model = {m.key for m in model.metrics or []}
+        if missing := [m for m in model_metrics if m not in on_model]:
+            problems.append(f"the model carries no metric {', '.join(missing)} (pass model_id= to log_metric)")
         flavors = sorted((meta.get("flavors") or {}).keys())
         if flavor and flavor not in flavors:
             problems.append(f"model flavors {flavors}, no {flavor}")
@@ -45,7 +49,8 @@ def logged_model(store, spec) -> Outcome:
         return problems
 
     details = ([f"{flavor} flavor"] if flavor else []) + ([f"a signature with {width} inputs"] if width is not None else []) \
-        + ([f"a signature naming the columns {', '.join(columns)}"] if columns else [])
+        + ([f"a signature naming the columns {', '.join(columns)}"] if columns else []) \
+        + ([f"the model's own metric{'s' if len(model_metrics) > 1 else ''} {', '.join(model_metrics)}"] if model_metrics else [])
     expected = f"a logged model{f' named {name!r}' if name else ''}" + (f" ({', '.join(details)})" if details else "")
     return each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
 

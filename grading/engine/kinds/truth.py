@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from grading.engine.kinds.common import Outcome, run_label, select_runs
 
+PART_NAMES = {"train": "training", "val": "validation", "test": "test"}
+
 
 def recomputed_metric(store, spec) -> Outcome:
-    """Truthfulness: the logged metric equals the logged model's metric on the lab data's test split.
+    """Truthfulness: the logged metric equals the logged model's metric on a part of the lab data
+    (`split`: "test" unless the check says "val").
 
     Models are never loaded here: grading.engine.recompute copies each model's files out of the store,
     a sandbox predicts, and the score is computed here; the sandbox reports predictions only.
@@ -14,7 +17,8 @@ def recomputed_metric(store, spec) -> Outcome:
 
     metric, tolerance, name, dataset = spec["metric"], spec.get("tolerance", 1e-6), spec.get("name"), spec["dataset"]
     scored = spec.get("score", metric)  # what to compute; the logged metric's name may differ
-    expected = f"logged {metric} equal to the model's {scored} recomputed on the lab data's test split (±{tolerance})"
+    part = spec.get("split", "test")
+    expected = f"logged {metric} equal to the model's {scored} recomputed on the lab data's {PART_NAMES[part]} split (±{tolerance})"
     selected, missing = select_runs(store, spec)
     if missing:
         return missing
@@ -27,14 +31,14 @@ def recomputed_metric(store, spec) -> Outcome:
     if len(model_of) > recompute.MAX_MODELS:  # bounded work: the run-count check names the extra runs
         problems.append(f"{len(model_of)} models; the grader recomputes at most {recompute.MAX_MODELS}")
         model_of = dict(list(model_of.items())[:recompute.MAX_MODELS])
-    pending = [uri for uri in model_of.values() if (dataset, scored, uri) not in store.recomputed]
+    pending = [uri for uri in model_of.values() if (dataset, part, scored, uri) not in store.recomputed]
     if pending:
-        for uri, answer in recompute.recompute(store, dataset, pending, scored).items():
-            store.recomputed[(dataset, scored, uri)] = answer
+        for uri, answer in recompute.recompute(store, dataset, pending, scored, part).items():
+            store.recomputed[(dataset, part, scored, uri)] = answer
     for run in selected.runs:
         if run.info.run_id not in model_of:
             continue
-        answer = store.recomputed.get((dataset, scored, model_of[run.info.run_id]), {"error": "no result"})
+        answer = store.recomputed.get((dataset, part, scored, model_of[run.info.run_id]), {"error": "no result"})
         logged = run.data.metrics.get(metric)
         if "error" in answer:
             problems.append(f"{run_label(run)}: the model does not load or predict ({answer['error']})")
