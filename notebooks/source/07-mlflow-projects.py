@@ -11,6 +11,7 @@
 # - run its `main` entry point from the command line with new parameters;
 # - run it a second time and confirm that the metrics are identical;
 # - score the logged model with the `evaluate` entry point;
+# - run it straight from a git repository, pinned to one commit with `--version`;
 # - learn which environment manager to choose, and what each one needs.
 #
 # Two mistakes to avoid, both common in project examples you will find: an entry point whose
@@ -28,6 +29,7 @@ max_depth: int = 7  # depth limit of each tree, passed with -P
 # %%
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +37,7 @@ from pathlib import Path
 import mlflow
 
 from course import paths
-from course.tracking import use_experiment
+from course.tracking import use_experiment, workspace_dir
 
 experiment = use_experiment(experiment_name, tracking_uri)
 project = paths.ROOT / "projects" / "forest-classifier"
@@ -100,17 +102,18 @@ project_env = {
 }
 
 
-def mlflow_run_raw(*args: str) -> subprocess.CompletedProcess:
+def mlflow_run_raw(*args: str, uri: str = str(project)) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local",
+        [sys.executable, "-m", "mlflow", "run", uri, "--env-manager", "local",
          "--experiment-name", experiment_name, *args],
         env=project_env, capture_output=True, text=True, timeout=600,
     )
 
 
-def mlflow_run(*args: str) -> str:
-    """`mlflow run` against this notebook's store; returns the id of the run it made."""
-    done = mlflow_run_raw(*args)
+def mlflow_run(*args: str, uri: str = str(project)) -> str:
+    """`mlflow run` of the project at uri (the course's folder unless told) against this notebook's
+    store; returns the id of the run it made."""
+    done = mlflow_run_raw(*args, uri=uri)
     if done.returncode != 0:
         raise RuntimeError(f"mlflow run failed:\n{done.stderr[-2000:]}")
     return re.findall(r"=== Run \(ID '([0-9a-f]+)'\) succeeded ===", done.stderr)[-1]
@@ -197,6 +200,124 @@ print("eval_accuracy:", round(evaluation.data.metrics["eval_accuracy"], 6))
 print("equals the training run's accuracy:", evaluation.data.metrics["eval_accuracy"] == first.data.metrics["accuracy"])
 
 # %% [markdown]
+# ## Run it from a git repository
+#
+# A shared project usually lives in a git repository, and `mlflow run` takes the repository's URL
+# directly: `mlflow run https://github.com/<owner>/<repo>#<folder>`. The part after `#` is the
+# folder inside the repository that holds `MLproject` (MLflow refuses a `.` in it), and
+# `--version` names a commit or a branch. This course works offline, so the repository here is
+# on this machine and its URL starts with `file://`.
+#
+# The repository gets two commits: the project as it is, then a colleague's later change that
+# holds out 20% of the data for testing instead of 25%. The commits get a fixed author and date,
+# which makes their ids the same on every machine.
+
+# %%
+shared = workspace_dir("forest-repo", mlflow.get_tracking_uri())
+shutil.rmtree(shared, ignore_errors=True)
+shutil.copytree(project, shared / "forest-classifier", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+fixed_identity = {
+    "GIT_AUTHOR_NAME": "Course Learner", "GIT_AUTHOR_EMAIL": "learner@example.org",
+    "GIT_COMMITTER_NAME": "Course Learner", "GIT_COMMITTER_EMAIL": "learner@example.org",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
+}
+
+
+def git(*args: str) -> str:
+    """Run git in the shared repository; stop with its message if it fails."""
+    done = subprocess.run(["git", "-C", str(shared), *args], env={**os.environ, **fixed_identity},
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout.strip()
+
+
+git("init", "-q", "-b", "main")
+git("add", "forest-classifier")
+git("commit", "-q", "-m", "forest-classifier, as in the course")
+original = git("rev-parse", "HEAD")
+
+mlproject = shared / "forest-classifier" / "MLproject"
+changed, edits = re.subn(r"(test_size: \{type: float, default: )0\.25\}", r"\g<1>0.2}", mlproject.read_text())
+assert edits == 2, "both entry points declare test_size with default 0.25"
+mlproject.write_text(changed)
+git("commit", "-q", "-am", "Hold out 20% of the data for testing")
+print(git("log", "--format=%H %s"))
+
+repo_uri = f"{shared.as_uri()}#forest-classifier"
+print("project URI:", repo_uri)
+
+# %% [markdown]
+# Without `--version`, `mlflow run` runs what the repository holds now, commit 2. The `-P`
+# values are the ones used above, yet the metrics differ: the code changed the test split.
+
+# %%
+latest_id = mlflow_run("-P", f"n_estimators={n_estimators}", "-P", f"max_depth={max_depth}", "-P", f"seed={seed}",
+                       uri=repo_uri)
+latest = mlflow.get_run(latest_id)
+print("test_size:", latest.data.params["test_size"], "  accuracy:", round(latest.data.metrics["accuracy"], 6),
+      "  same metrics as the first run:", latest.data.metrics == first.data.metrics)
+
+# %% [markdown]
+# `--version` takes a full commit id or a branch name. Pinned to the first commit, the same
+# command runs the code as it was, and the metrics equal the first run's to the last digit.
+
+# %%
+pinned_id = mlflow_run("--version", original, "-P", f"n_estimators={n_estimators}", "-P", f"max_depth={max_depth}",
+                       "-P", f"seed={seed}", uri=repo_uri)
+pinned = mlflow.get_run(pinned_id)
+print("test_size:", pinned.data.params["test_size"], "  accuracy:", round(pinned.data.metrics["accuracy"], 6),
+      "  same metrics as the first run:", pinned.data.metrics == first.data.metrics)
+assert pinned.data.metrics == first.data.metrics
+
+# %% [markdown]
+# What each run records about its source, as MLflow wrote it:
+
+# %%
+for label, run in [("without --version", latest), ("--version <first commit>", pinned)]:
+    print(label)
+    for key in sorted(k for k in run.data.tags if k.startswith(("mlflow.source.", "mlflow.project."))):
+        print(f"  {key:28} {run.data.tags[key]}")
+print("without --version ran main's newest commit:", latest.data.tags["mlflow.source.git.commit"] == git("rev-parse", "main"),
+      "  --version ran the first commit:", pinned.data.tags["mlflow.source.git.commit"] == original)
+print("old tag mlflow.gitRepoURL written:", any("mlflow.gitRepoURL" in r.data.tags for r in (latest, pinned)))
+
+# %% [markdown]
+# How to read them:
+#
+# - `mlflow.source.git.commit` is the commit whose code ran: commit 2 for the first run, the
+#   pinned commit 1 for the second.
+# - `mlflow.source.git.repoURL` is the URL of the repository's remote `origin`. The first run has
+#   none because this repository has no remote; for `--version`, MLflow added one (next cell).
+#   `mlflow.gitRepoURL` is the name older MLflow versions used; 3.17.2 no longer writes it.
+# - `mlflow.source.name` should be the URL as typed, but for a `file://` URL MLflow 3.17.2 takes
+#   it for a relative path and puts the current folder in front. Read the repository from
+#   `mlflow.source.git.repoURL` instead. A branch given to `--version` (e.g. `main`) is recorded
+#   as `mlflow.source.git.branch`; a commit id is not a branch, so there is none here.
+#
+# A `file://` URL names a folder on this machine, and MLflow runs the project **in that folder**
+# rather than in a copy. With `--version` it fetches the commit from the repository into itself and
+# checks it out there, leaving the repository on a detached HEAD with a new remote `origin` that
+# points at itself. Keep such a repository apart from the one you edit:
+
+# %%
+print("branch checked out:", git("branch", "--show-current") or "none (detached HEAD)",
+      "  HEAD is the first commit:", git("rev-parse", "HEAD") == original)
+print(git("remote", "-v"))
+
+# %% [markdown]
+# With network access, `mlflow run https://github.com/<owner>/<repo>#<folder> --version <commit>`
+# works the same way, except that the repository is not on your disk: MLflow creates a temporary
+# folder, fetches that commit (or the default branch, without `--version`) into it, runs the
+# project there, and records the same tags, with the https URL as `mlflow.source.git.repoURL`.
+#
+# Why the URL **and** the commit: the URL says where the code is, and a branch name only says
+# where it was last. Commit 2 above already moved `main` away from the code the first run used.
+# A commit id never moves, it names the exact files, so anyone who can reach the URL can fetch that
+# commit and run it with the run's logged parameters, and get the same metrics.
+
+# %% [markdown]
 # The same runs are available from Python with `mlflow.projects.run(uri, entry_point="main",
 # parameters={...}, env_manager="local", experiment_name=...)`, which returns a submitted run
 # whose `run_id` you can query.
@@ -207,6 +328,8 @@ print("equals the training run's accuracy:", evaluation.data.metrics["eval_accur
 # - Why is `scikit-learn=1.9.1` wrong in `python_env.yaml`, and what is right?
 # - Which environment manager works without network access, and what does it assume?
 # - Two runs with the same parameters gave different metrics. Name three places to look.
+# - A run records `mlflow.source.git.repoURL` and `mlflow.source.git.branch: main`. Why is that not
+#   enough to repeat it next month, and which tag is?
 #
 # Then let the grader confirm what this notebook logged. `python -m grading check
 # 07-mlflow-projects --reproduce` goes one step further: it runs the project again, in a scratch
