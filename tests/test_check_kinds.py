@@ -254,33 +254,51 @@ def test_a_check_that_raises_fails_alone_even_with_an_empty_message(store):
 @pytest.fixture(scope="module")
 def dataframe_store(tmp_path_factory):
     """lab04's data as a DataFrame with named columns, and the metrics a lab may log about it."""
-    from sklearn.datasets import make_classification
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
+
+    from course.labdata import lab04
 
     uri = paths.sqlite_uri(tmp_path_factory.mktemp("frames"))
     tracking.use_experiment("frames", uri)
-    X, y = make_classification(n_samples=1000, n_features=10, random_state=42)
-    X = pd.DataFrame(X, columns=[f"feature_{i}" for i in range(10)])
-    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=42)
-    model = LogisticRegression(random_state=42).fit(X_train, y_train)
+    split = lab04.split()
+    X_train, X_val, X_test = (pd.DataFrame(part, columns=[f"feature_{i}" for i in range(10)])
+                              for part in (split.X_train, split.X_val, split.X_test))
+    y_test = split.y_test
+    model = LogisticRegression(random_state=42).fit(X_train, split.y_train)
     with mlflow.start_run(run_name="frame"):
         mlflow.log_param("C", 1.0)
         predictions = model.predict(X_test)
         mlflow.log_metrics({"accuracy": accuracy_score(y_test, predictions), "test_f1": f1_score(y_test, predictions),
                             "roc_auc": roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])})
-        mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3), pip_requirements=PIP)
+        info = mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3), pip_requirements=PIP)
+        mlflow.log_metric("val_accuracy", accuracy_score(split.y_val, model.predict(X_val)), model_id=info.model_id)
     return uri
 
 
 def test_a_dataframe_model_is_recomputed_with_its_columns_and_any_named_metric(dataframe_store):
+    cases = (("accuracy", {}, True), ("test_f1", {"score": "f1"}, True), ("roc_auc", {}, True),
+             ("val_accuracy", {"score": "accuracy", "split": "val"}, True),
+             # the same metric scored on the test rows: the part of the data is part of the truth
+             ("val_accuracy", {"score": "accuracy", "split": "test"}, False))
     data = {"experiments": {"main": "frames"}, "runs": {"one": {"experiment": "main"}},
-            "checks": [{"id": name, "kind": "recomputed_metric", "runs": "one", "metric": name, "dataset": "lab04",
-                        "points": 1, "description": "d", "hint": "h", **extra}
-                       for name, extra in (("accuracy", {}), ("test_f1", {"score": "f1"}), ("roc_auc", {}))]}
+            "checks": [{"id": f"{name}-{number}", "kind": "recomputed_metric", "runs": "one", "metric": name,
+                        "dataset": "lab04", "points": 1, "description": "d", "hint": "h", **extra}
+                       for number, (name, extra, _) in enumerate(cases)]}
     result = grader.grade(expectations.parse("t", data), dataframe_store)
-    assert [(c.id, c.passed) for c in result.checks] == [("accuracy", True), ("test_f1", True), ("roc_auc", True)], \
-        [c.message for c in result.checks]
+    assert [c.passed for c in result.checks] == [passed for *_, passed in cases], [c.message for c in result.checks]
+    assert "test split" in result.checks[4].message and "recomputed 0.8" in result.checks[4].message
+
+
+def test_a_metric_logged_on_the_model_itself(dataframe_store):
+    data = {"experiments": {"main": "frames"}, "runs": {"one": {"experiment": "main"}},
+            "checks": [{"id": f"c{number}", "kind": "logged_model", "runs": "one", "model_metrics": wanted,
+                        "points": 1, "description": "d", "hint": "h"}
+                       for number, wanted in enumerate((["val_accuracy", "accuracy"], ["val_accuracy", "precision"]))]}
+    carried, run_only = grader.grade(expectations.parse("t", data), dataframe_store).checks
+    assert carried.passed, carried.message
+    # A run's metrics are linked to the model it logged (val_accuracy by model_id, accuracy by the run);
+    # one never logged is named.
+    assert not run_only.passed and "carries no metric precision (log it in the run" in run_only.message
 
 
 def test_an_unknown_score_is_the_courses_error():

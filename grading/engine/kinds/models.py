@@ -28,7 +28,8 @@ def logged_model(store, spec) -> Outcome:
         problems = []
         on_model = {m.key for m in model.metrics or []}
         if missing := [m for m in model_metrics if m not in on_model]:
-            problems.append(f"the model carries no metric {', '.join(missing)} (pass model_id= to log_metric)")
+            problems.append(f"the model carries no metric {', '.join(missing)} (log it in the run that logged "
+                            "the model, or pass model_id= to log_metric)")
         flavors = sorted((meta.get("flavors") or {}).keys())
         if flavor and flavor not in flavors:
             problems.append(f"model flavors {flavors}, no {flavor}")
