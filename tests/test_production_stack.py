@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from unittest import mock
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -97,6 +99,33 @@ def runs_table(page, url: str, experiment_id: str):
     close_assistant(page)
 
 
+def grid_rows(page) -> list[dict]:
+    """The runs table top to bottom, one {column id: text} per run. ag-grid splits each run into a row in
+    the pinned pane and one in the scrolling pane, and reorders rows by their row-index, not in the DOM."""
+    found = page.locator("[role=row][row-index]").evaluate_all(
+        "rows => rows.map(r => [Number(r.getAttribute('row-index')), Object.fromEntries("
+        "Array.from(r.querySelectorAll('[role=gridcell][col-id]'), c => [c.getAttribute('col-id'), c.innerText]))])")
+    merged = {}
+    for index, cells in found:
+        merged.setdefault(index, {}).update(cells)
+    return [merged[index] for index in sorted(merged)]
+
+
+def run_name(row: dict) -> str:
+    return row["attributes.`Run Name`"].split("\n")[-1]  # after the hidden label of the run's colour dot
+
+
+def rows_once_reordered(page, before: list[str], timeout: float = 30) -> list[dict]:
+    """The grid's rows once their order is no longer `before` (the server sends them again in the new order),
+    or as they stand after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    rows = grid_rows(page)
+    while [run_name(row) for row in rows] == before and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        rows = grid_rows(page)
+    return rows
+
+
 @pytest.mark.slow
 def test_the_ui_lists_the_course_experiments(pg_stack, course_on_stack, page):
     page.goto(f"{pg_stack.tracking_uri}/#/experiments")
@@ -174,3 +203,42 @@ def test_the_registered_model_page_shows_the_champion_alias(pg_stack, course_on_
     page.shot("registered-model")
     row = " ".join(page.get_by_role("row").filter(has_text="champion").all_inner_texts())
     assert f"Version {champion}" in row, row
+
+
+@pytest.mark.slow
+def test_sorting_lab04_by_val_accuracy_puts_the_champion_on_top(pg_stack, course_on_stack, page):
+    """Part 4 of lab04, click by click: Columns, tick the metrics, one click on the val_accuracy header."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(pg_stack.tracking_uri)
+    experiment = client.get_experiment_by_name("lab04")
+    champion = client.get_run(client.get_model_version_by_alias("lab04-classifier", "champion").run_id).info.run_name
+    by_start = [r.info.run_name for r in client.search_runs([experiment.experiment_id], order_by=["start_time DESC"])]
+    runs_table(page, pg_stack.tracking_uri, experiment.experiment_id)
+    page.get_by_role("button", name="Columns").click()
+    page.get_by_text("Metrics (2)", exact=True).click()
+    page.keyboard.press("Escape")
+    header = page.get_by_role("columnheader", name="val_accuracy").first
+    header.wait_for()
+    default = [run_name(row) for row in grid_rows(page)]
+    assert default == by_start, "the table opens newest first"
+
+    header.click()  # one click sorts highest first
+    rows = rows_once_reordered(page, default)
+    page.shot("sorted")
+    names = [run_name(row) for row in rows]
+    assert names != default, f"the rows stayed in start-time order {default}: the click did not sort"
+    assert "is-ordered-by" in page.get_by_test_id("sort-header-val_accuracy").locator("..").get_attribute("class")
+    assert page.get_by_role("button", name="Sort: val_accuracy").count() == 1
+    query = parse_qs(urlsplit(page.url).fragment.partition("?")[2])
+    assert (query["orderByKey"], query["orderByAsc"]) == (["metrics.`val_accuracy`"], ["false"]), page.url
+
+    assert names[0] == champion, (names, champion)
+    shown = [float(row["metrics.`val_accuracy`"]) for row in rows]
+    assert len(shown) == 3 and shown == sorted(shown, reverse=True) and shown[0] > shown[-1], shown
+    test_accuracy = [row["metrics.`test_accuracy`"] for row in rows]
+    assert test_accuracy[1:] == ["-", "-"] and float(test_accuracy[0]) > 0, test_accuracy
+
+    header.click()  # a second click turns it lowest first
+    reversed_names = [run_name(row) for row in rows_once_reordered(page, names)]
+    assert reversed_names == names[::-1], (reversed_names, names)

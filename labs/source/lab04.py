@@ -149,10 +149,13 @@ print("champion's predictions for the first five test rows:", champion.predict(X
 # ## Part 4: compare the runs in the UI
 #
 # Run `make ui` in a terminal and open the link it prints; it goes straight to the runs table of
-# experiment `lab04` (the plain experiment page opens on a GenAI overview with no runs). Click the
-# **val_accuracy** column header to sort by it, and click again to reverse the order. The top
-# run, highest first, is the one whose model you registered; its `test_accuracy` column is the
-# only one filled in.
+# experiment `lab04` (the plain experiment page opens on a GenAI overview with no runs). The table
+# starts without metric columns, newest run first. Click **Columns** above it, tick the
+# **Metrics** group (that adds `test_accuracy` and `val_accuracy`), and press Esc to close the
+# list. Then click the **val_accuracy** column header once: the runs sort highest first and the
+# button above the table reads **Sort: val_accuracy**. The top run is the one whose model you
+# registered, and its `test_accuracy` is the only one filled in (the others show `-`). A second
+# click on the header turns the order lowest first.
 #
 # ## Check everything
 #
