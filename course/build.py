@@ -5,7 +5,9 @@
   ``labs/<id>.ipynb``, the learner's copy with its exercises, not executed.
 
 Execution happens in the notebook's folder against a fresh store, the way
-nbval re-executes it. ``--no-execute`` rebuilds the cells only.
+nbval re-executes it. The committed outputs then say ``<store>`` for that store's
+folder and ``<course>`` for this checkout, which a learner's own run prints as
+their real paths. ``--no-execute`` rebuilds the cells only.
 """
 from __future__ import annotations
 
@@ -49,12 +51,37 @@ def execute(nb, name: str, folder: Path, timeout: int) -> None:
                                 resources={"metadata": {"path": str(folder)}})
         try:
             client.execute()
+            # tests/nbval_sanitize.cfg knows both placeholders
+            without_build_paths(nb, {Path(store): "<store>", paths.ROOT: "<course>"})
         finally:
             # Keep whatever ran, so a failure can be inspected.
             if not _complete(nb):
                 failed = paths.BUILD / "failed" / f"{name}.ipynb"
                 failed.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, failed)
+
+
+def without_build_paths(nb, folders: dict[Path, str]) -> None:
+    """Replace each folder in the outputs' text by its placeholder, the deepest folders first."""
+    spelled = {}
+    for folder, placeholder in folders.items():
+        spelled[str(folder)] = spelled[str(folder.resolve())] = placeholder
+    order = sorted(spelled, key=len, reverse=True)
+
+    def replaced(text: str) -> str:
+        for folder in order:
+            text = text.replace(folder, spelled[folder])
+        return text
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if isinstance(output.get("text"), str):
+                output["text"] = replaced(output["text"])
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith("text/") and isinstance(value, str):
+                    output["data"][mime] = replaced(value)
+            if "traceback" in output:
+                output["traceback"] = [replaced(line) for line in output["traceback"]]
 
 
 def build(notebook_id: str, run: bool = True, timeout: int = 600) -> list[Path]:

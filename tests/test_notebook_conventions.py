@@ -70,6 +70,14 @@ def test_outputs_are_committed_and_no_cell_failed(path):
             assert not [o for o in cell.outputs if o.output_type == "error"], cell.source[:60]
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_committed_outputs_show_no_build_folder(path):
+    """A learner reading the outputs sees <store> and <course>, not where the notebook was built."""
+    text = "".join(str(o) for cell in code_cells(nbformat.read(path, as_version=4)) for o in cell.outputs)
+    found = sorted(set(re.findall(r"/tmp/build-[^\s'\"\\]*|" + re.escape(str(ROOT)), text)))
+    assert not found, f"build paths in the committed outputs: {found[:3]}; rebuild with `make notebooks`"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_server_address_is_hard_coded_and_the_seed_is_logged(path):
     nb = nbformat.read(path, as_version=4)

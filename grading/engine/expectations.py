@@ -53,7 +53,7 @@ EXPECTED = {"expected": TEXT}  # kinds built on kinds._each_run take a custom "e
 FIELDS = {
     "experiment_exists": Fields({"experiment": TEXT}),
     "run_count": Fields({"runs": TEXT}, {"min": NUMBER, "max": NUMBER, "each": LISTS, "distinct": TEXT,
-                                         "min_distinct": WHOLE}),
+                                         "min_distinct": WHOLE, "requires": TEXT}),
     "params": Fields({"runs": TEXT, "params": MAPPING}, EXPECTED),
     "metrics": Fields({"runs": TEXT, "metrics": MAPPING}, EXPECTED),
     "tags": Fields({"runs": TEXT, "tags": MAPPING}, EXPECTED),
@@ -268,7 +268,8 @@ def _check(number: int, raw, experiments: dict, runs: dict) -> Check:
         raise UsageError(f"{what} has a message with a placeholder other than {{expected}} and {{found}}") from None
     spec = {k: v for k, v in raw.items() if k not in CHECK_FIELDS}
     _validate_fields(what, spec, FIELDS[kind], f"kind {kind}")
-    for ref_key, table, noun in (("runs", runs, "run selection"), ("experiment", experiments, "experiment")):
+    for ref_key, table, noun in (("runs", runs, "run selection"), ("requires", runs, "run selection"),
+                                 ("experiment", experiments, "experiment")):
         if ref_key in spec and spec[ref_key] not in table:
             raise UsageError(f"{what} names unknown {noun} {spec[ref_key]!r}; {noun}s: {', '.join(table) or 'none'}")
     _validate_rules(what, kind, spec)

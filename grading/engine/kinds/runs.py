@@ -19,10 +19,15 @@ def experiment_exists(store, spec) -> Outcome:
 
 
 def run_count(store, spec) -> Outcome:
+    """How many runs a selection holds; with `requires`, only once another selection holds some, so
+    that "at most one" is not earned by a submission that did nothing."""
     selected = store.select(spec["runs"])
     count = len(selected.runs)
     low, high = spec.get("min", 1), spec.get("max", math.inf)
     expected = f"{low}" + ("" if high == low else f" to {high}" if high != math.inf else " or more")
+    if spec.get("requires") and not store.select(spec["requires"]).runs:
+        return Outcome(False, f"{expected} run(s), once there are runs in {spec['requires']!r}",
+                       f"no run in {spec['requires']!r} yet")
     problems = []
     if not low <= count <= high:
         problems.append(f"{count} run(s)")
