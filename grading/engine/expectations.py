@@ -65,7 +65,8 @@ FIELDS = {
                                {"alias": TEXT, "higher_is_better": FLAG, "signature": FLAG}),
     "dataset_input": Fields({"runs": TEXT}, {"name": TEXT, "digest": SCALAR, "digest_from_tag": TEXT, **EXPECTED}),
     "recomputed_metric": Fields({"runs": TEXT, "metric": TEXT, "dataset": TEXT},
-                                {"name": TEXT, "tolerance": NUMBER, "score": TEXT, "split": TEXT}),
+                                {"name": TEXT, "tolerance": NUMBER, "score": TEXT, "split": TEXT,
+                                 "model": TEXT}),
     "python": Fields({"function": TEXT}, {"runs": TEXT, "experiment": TEXT}, open=True),
     "reproducible": Fields({"runs": TEXT, "same": NAMES, "metrics": NAMES},
                            {"tolerance": NUMBER, "min_repeated": WHOLE}),
@@ -321,6 +322,8 @@ def _validate_rules(what: str, kind: str, spec: dict) -> None:
                          f"or name one of {', '.join(labdata.names())}")
     if kind == "recomputed_metric" and spec.get("split", "test") not in labdata.PARTS:
         raise UsageError(f"{what} has split {spec['split']!r}; use one of {', '.join(labdata.PARTS)}")
+    if kind == "recomputed_metric" and "model" in spec and not re.fullmatch(r"[^@\s]+@[\w-]+", spec["model"]):
+        raise UsageError(f"{what} has model {spec['model']!r}; write it as <registered name>@<alias>")
     if kind == "python" and ":" not in spec["function"]:
         raise UsageError(f"{what} field 'function' is {spec['function']!r}; write it as module:callable")
 
