@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of section notebooks named NN-name.ipynb (default: the course's notebooks/)",
     )
     run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bars")
+    run.add_argument(
+        "--learner", action="store_true",
+        help="run the learner's copies from labs/ instead: each must stop at its first exercise with only "
+        "exercise checks failing (exit 0 when every hand-out is sound)",
+    )
     run.set_defaults(handler=_tool('grading.run_course.command', 'run_course'))
 
     check = commands.add_parser(

@@ -101,3 +101,26 @@ def test_a_failing_notebook_is_named_with_cell_and_exception_and_kept(tmp_path, 
     assert [(s["section"], s["status"]) for s in summary["sections"]] == [
         ("01-good", "passed"), ("02-fails", "failed"), ("03-after", "passed")]
     assert [s["runs"] for s in summary["sections"]] == [1, 1, 1]
+
+
+def test_learner_mode_runs_the_hand_outs_and_each_stops_at_its_first_exercise(tmp_path, store):
+    result = run_cli("run-course", "--learner", "--only", "03-query-runs", "--tracking-uri", store,
+                     "--out", str(tmp_path / "out"), "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [(s["section"], s["status"]) for s in summary["sections"]] == [("ex03-query-runs", "hand-out ok")]
+    # The given runs are logged, and every exercise is reported not done.
+    assert summary["sections"][0]["runs"] == 10 and summary["sections"][0]["failed_ids"] == ["best-knn", "review-all", "review-only"]
+
+
+def test_a_hand_out_that_asks_nothing_is_reported_broken(tmp_path, store):
+    """A learner's copy that runs to the end (say, its solution leaked into it) is not a sound hand-out."""
+    from course.paths import SOLUTIONS
+    from grading.run_course import runner
+    from grading.run_course.sections import Section
+
+    leaked = tmp_path / "ex03-query-runs.ipynb"
+    leaked.write_bytes((SOLUTIONS / "ex03-query-runs.ipynb").read_bytes())
+    (tmp_path / "out").mkdir()
+    run = runner.run_hand_out(Section("ex03-query-runs", leaked), store, tmp_path / "out", progress=False)
+    assert run.status == "broken" and "asks the learner for nothing" in run.error and not run.ok

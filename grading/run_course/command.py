@@ -1,4 +1,5 @@
-"""`python -m grading run-course`: execute the section notebooks in order into one store and print what was checked."""
+"""`python -m grading run-course`: execute the section notebooks in order into one store, each followed by
+its exercise set's solution (or, with --learner, the learner's copies), and print what was checked."""
 from __future__ import annotations
 
 from course import paths
@@ -30,14 +31,35 @@ def run_course(args) -> int:
 
     print(f"Tracking store: {uri}")
     print(f"Executed notebooks go to: {out_dir}")
-    results = []
-    for section in selected:
-        print(f"\n== {section.id}", flush=True)
-        if runner.served_by(section) == "production-stack":
-            results.append(runner.run_on_production_stack(section, out_dir, progress=not args.no_progress))
+    if args.learner:
+        print("Running the learner's copies: each must stop at its first exercise, with only exercises failing")
+    progress, results = not args.no_progress, []
+    for target, kind in plan(selected, args.learner, whole_course=not args.only):
+        print(f"\n== {target.id}", flush=True)
+        if kind == "hand-out":
+            results.append(runner.run_hand_out(target, uri, out_dir, progress))
+        elif runner.served_by(target) == "production-stack":
+            results.append(runner.run_on_production_stack(target, out_dir, progress))
         else:
-            results.append(runner.run_section(section, uri, out_dir, progress=not args.no_progress))
+            results.append(runner.run_section(target, uri, out_dir, progress))
         summary.write_json(results, uri, out_dir / "summary.json")
     print()
     print(summary.table(results))
     return 0 if all(r.ok for r in results) else 1
+
+
+def plan(selected, learner: bool, whole_course: bool) -> list:
+    """(notebook, kind) in the order they run: each section, then its exercise set's solution; with
+    learner, the hand-outs instead (every lab's too, for the whole course)."""
+    from grading.run_course import sections
+
+    if learner:
+        wanted = {f"ex{s.id}" for s in selected}
+        return [(h, "hand-out") for h in sections.hand_outs() if whole_course or h.id in wanted]
+    steps = []
+    for section in selected:
+        steps.append((section, "section"))
+        exercises = sections.exercises_for(section)
+        if exercises:
+            steps.append((exercises, "solution"))
+    return steps

@@ -1,6 +1,8 @@
 """Execute section notebooks with papermill into one tracking store."""
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,10 +23,11 @@ class SectionRun:
     failed_checks: list[str] = field(default_factory=list)
     score: float | None = None
     max_score: float | None = None
+    failed_ids: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.status == "passed" and not self.failed_checks
+        return self.status in ("passed", "hand-out ok") and not self.failed_checks
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -34,13 +37,16 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
                 cell_timeout: int | None = None) -> SectionRun:
     from grading.execution import execute_notebook
 
-    experiment = parameter_defaults(section).get("experiment_name")
+    defaults = parameter_defaults(section)
+    experiment = defaults.get("experiment_name")
     output = out_dir / f"{section.id}.ipynb"
     started_ms = int(time.time() * 1000)
     started = time.perf_counter()
-    execution = execute_notebook(str(section.notebook), str(output),
-                                 parameters={**reference_parameters(section), "tracking_uri": tracking_uri},
-                                 cwd=str(section.notebook.parent), cell_timeout=cell_timeout, progress=progress)
+    # Sections take the URI as a parameter; exercise sets and labs read MLFLOW_TRACKING_URI, as in JupyterLab.
+    parameters = {**reference_parameters(section), **({"tracking_uri": tracking_uri} if "tracking_uri" in defaults else {})}
+    with _tracking_uri_in_environment(tracking_uri):
+        execution = execute_notebook(str(section.notebook), str(output), parameters=parameters,
+                                     cwd=str(section.notebook.parent), cell_timeout=cell_timeout, progress=progress)
     error = execution.describe() or None
     seconds = time.perf_counter() - started
     result = SectionRun(
@@ -53,6 +59,26 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
     )
     grade_section(result, tracking_uri)
     return result
+
+
+def run_hand_out(hand_out: Section, tracking_uri: str, out_dir: Path, progress: bool = True) -> SectionRun:
+    """A learner's copy as handed out: sound when it stops at the first exercise's NotImplementedError
+    and every check that fails is an exercise's ("Exercise N: ..."), so only the learner's work is missing."""
+    from grading.engine import expectations
+
+    run = run_section(hand_out, tracking_uri, out_dir, progress)
+    stopped_at_exercise = bool(run.error) and "NotImplementedError" in run.error
+    checks = expectations.load(hand_out.id).checks if hand_out.id in expectations.targets() else ()
+    exercises = {c.id for c in checks if c.description.startswith("Exercise ")}
+    only_exercises = not exercises or set(run.failed_ids) <= exercises
+    if stopped_at_exercise and only_exercises:
+        run.status, run.error, run.failed_checks = "hand-out ok", None, []
+    elif not stopped_at_exercise:
+        run.status, run.error = "broken", run.error or "the hand-out ran to the end: it asks the learner for nothing"
+    else:
+        run.status = "broken"
+        run.failed_checks = [line for line, check in zip(run.failed_checks, run.failed_ids) if check not in exercises]
+    return run
 
 
 def served_by(section: Section) -> str | None:
@@ -100,6 +126,21 @@ def grade_section(run: SectionRun, tracking_uri: str) -> None:
     run.checks_passed, run.checks_total = graded.counts
     run.score, run.max_score = graded.score, graded.max_score
     run.failed_checks = [f"{c.id}: {c.message} (hint: {c.hint})" for c in graded.checks if not c.passed]
+    run.failed_ids = [c.id for c in graded.checks if not c.passed]
+
+
+@contextlib.contextmanager
+def _tracking_uri_in_environment(tracking_uri: str):
+    """MLFLOW_TRACKING_URI for the kernel papermill starts (it inherits this process's environment)."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def count_runs(tracking_uri: str, experiment_name: str | None, since_ms: int) -> int:

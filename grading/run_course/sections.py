@@ -16,6 +16,18 @@ class Section:
     notebook: Path
 
 
+def exercises_for(section: Section, learner: bool = False) -> Section | None:
+    """The section's exercise set, ``ex<section id>``: the hand-out in labs/ or the solution in solutions/."""
+    exercise_id = f"ex{section.id}"
+    notebook = (paths.LABS if learner else paths.SOLUTIONS) / f"{exercise_id}.ipynb"
+    return Section(exercise_id, notebook) if notebook.exists() else None
+
+
+def hand_outs() -> list[Section]:
+    """Every learner copy in labs/: the exercise sets and the labs."""
+    return [Section(p.stem, p) for p in sorted(paths.LABS.glob("*.ipynb"))]
+
+
 def all_sections(folder: Path = paths.NOTEBOOKS) -> list[Section]:
     return [Section(p.stem, p) for p in sorted(folder.glob("[0-9][0-9]-*.ipynb"))]
 
