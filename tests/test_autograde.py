@@ -364,3 +364,24 @@ def test_run_autograder_writes_gradescope_results(tmp_path):
                    timeout=600)
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0 and "no notebook in the upload; upload exactly one .ipynb file" in results["output"]
+
+
+@pytest.mark.slow
+def test_one_gradescope_zip_per_section_names_its_set_in_autograder_lab(tmp_path):
+    import os
+    import subprocess
+
+    root, chosen = tmp_path / "autograder", ROOT / "autograder-lab"  # as the zip's top level holds it (git ignores it)
+    (root / "submission").mkdir(parents=True)
+    nbformat.write(nbformat.read(ROOT / "labs" / "ex03-query-runs.ipynb", as_version=4), root / "submission" / "ex03.ipynb")
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_LAB"}
+    chosen.write_text("ex03-query-runs\n")
+    try:
+        done = subprocess.run([str(ROOT / "docker" / "autograder" / "run_autograder")], capture_output=True, text=True,
+                              env={**env, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_SOURCE": str(ROOT)}, timeout=600)
+    finally:
+        chosen.unlink()
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert [t["name"].split(":")[0] for t in results["tests"]] == [c.id for c in expectations.load("ex03-query-runs").checks]
+    assert results["score"] == 1  # the given runs; every exercise still to do
