@@ -315,10 +315,11 @@ def read_report(stdout: str) -> dict | None:
 
 
 def _nothing_earned(spec, why: str) -> GradingResult:
+    """Every check failed for one reason; each keeps its own hint, which says what the work is."""
     result = GradingResult(spec.target, spec.title, "")
     for check in spec.chosen():
         result.checks.append(CheckResult(check.id, check.description, check.points, 0.0, False,
-                                         f"not graded: {why}", "Submit the .ipynb file you ran in Jupyter."))
+                                         f"not graded: {why}", check.hint))
     return result
 
 

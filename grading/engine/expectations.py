@@ -51,7 +51,7 @@ class Fields:
 
 EXPECTED = {"expected": TEXT}  # kinds built on kinds._each_run take a custom "expected" text
 FIELDS = {
-    "experiment_exists": Fields({"experiment": TEXT}),
+    "experiment_exists": Fields({"experiment": TEXT}, {"artifact_scheme": TEXT}),
     "run_count": Fields({"runs": TEXT}, {"min": NUMBER, "max": NUMBER, "each": LISTS, "distinct": TEXT,
                                          "min_distinct": WHOLE, "requires": TEXT}),
     "params": Fields({"runs": TEXT, "params": MAPPING}, EXPECTED),

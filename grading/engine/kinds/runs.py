@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import math
 
+from course import uris
 from grading.engine.kinds.common import Outcome, each_run, run_label
 from grading.engine.store import value_of
 
@@ -15,6 +16,13 @@ def experiment_exists(store, spec) -> Outcome:
         return Outcome(False, f"an experiment named {name!r}", "no such experiment")
     if experiment.lifecycle_stage != "active":
         return Outcome(False, f"an active experiment named {name!r}", f"it is {experiment.lifecycle_stage}")
+    scheme = spec.get("artifact_scheme")  # e.g. mlflow-artifacts: created through a server's artifact proxy
+    if scheme:
+        expected = f"an experiment named {name!r} whose artifacts go to {scheme}:"
+        found = uris.scheme(experiment.artifact_location) or "a local path"
+        if found != scheme:
+            return Outcome(False, expected, f"its artifact location is {found}: {experiment.artifact_location[:80]}")
+        return Outcome(True, expected, f"experiment id {experiment.experiment_id}")
     return Outcome(True, f"an experiment named {name!r}", f"experiment id {experiment.experiment_id}")
 
 
