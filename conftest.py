@@ -48,6 +48,9 @@ def pytest_runtest_setup(item):
 # kernel for all cells) and module fixtures need. The files listed here share nothing between their
 # tests, each of which takes half a minute or more, so their tests are spread one by one.
 SPREAD = {"tests/test_mutations.py", "tests/test_load.py"}
+# Files whose module fixture is parametrized: each parameter's tests stay together, so one worker
+# grades one exercise set while the other grades the next.
+BY_PARAMETER = {"tests/test_exercises.py"}
 # The files that take longest on one worker (minutes each), longest first: starting them first keeps
 # the other worker busy with everything else meanwhile.
 LONGEST = ["tests/test_production_stack.py", "tests/test_autograde.py"]
@@ -62,6 +65,8 @@ def pytest_xdist_make_scheduler(config, log):
     class CourseScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
+            if path in BY_PARAMETER and nodeid.endswith("]"):
+                return path + "[" + nodeid.rsplit("[", 1)[1]
             return nodeid if path in SPREAD else path
 
     return CourseScheduling(config, log)
