@@ -1,8 +1,9 @@
 """Each section's exercise set, autograded the way a class would hand it in.
 
-For every set, one batch grades: the solution; the learner's copy as handed out; the learner's
-copy with the solution's cells typed into it; correct work written another way; and one
-submission per mistake, which must lose exactly that exercise's checks.
+For every set, one batch grades: the learner's copy as handed out; the learner's copy with the
+solution's cells typed into it (the solution itself runs under nbval); correct work written
+another way; and one submission per exercise with a mistake, which must lose exactly that
+exercise's checks.
 """
 from __future__ import annotations
 
@@ -61,7 +62,6 @@ def graded(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(set_id)
     subs, out = root / "submissions", root / "out"
     subs.mkdir()
-    nbformat.write(solution_with(set_id, []), subs / "solution.ipynb")
     nbformat.write(nbformat.read(ROOT / "labs" / f"{set_id}.ipynb", as_version=4), subs / "handout.ipynb")
     nbformat.write(filled_in(set_id), subs / "filled.ipynb")
     other_style, mutations = submissions_for(set_id)
@@ -95,7 +95,7 @@ def test_every_section_has_two_graded_exercises(graded):
 @pytest.mark.slow
 def test_the_solution_typed_into_the_handout_and_other_styles_get_full_marks(graded):
     _, rows, tests, spec = graded
-    for student in ("solution", "filled", "otherstyle"):
+    for student in ("filled", "otherstyle"):
         assert float(rows[student]["score"]) == spec.max_score, (student, failed(tests[student]))
 
 

@@ -66,20 +66,15 @@ mlflow.end_run()
 mlflow.sklearn.autolog(disable=True)
 auto_run_id = auto_run.info.run_id'''),
 ]
-# One mistake each: (name, replacements, the checks it must fail and no others).
+# One mistake each, one per exercise: (name, replacements, the checks it must fail and no others).
 MUTATIONS = [
-    ('seed-not-logged', [('settings = {"n_estimators": 100, "max_depth": 5, "random_state": seed}\n'
-                          'clf = RandomForestClassifier(**settings)',
-                          'settings = {"n_estimators": 100, "max_depth": 5}\n'
-                          'clf = RandomForestClassifier(**settings, random_state=seed)')],
+    ('seed-not-logged', [('''settings = {"n_estimators": 100, "max_depth": 5, "random_state": seed}
+clf = RandomForestClassifier(**settings)''', '''settings = {"n_estimators": 100, "max_depth": 5}
+clf = RandomForestClassifier(**settings, random_state=seed)''')],
      ['params']),
-    ('metrics-on-training-rows', [(f'{name}_score(y_test, y_pred', f'{name}_score(y_train, clf.predict(X_train)')
-                                  for name in ("accuracy", "precision", "recall")],
-     ['truthful']),
-    ('no-input-example', [('        input_example=X_train.head(5),\n', '')],
+    ('no-input-example', [('''        input_example=X_train.head(5),
+''', '')],
      ['signature']),
-    ('positional-name', [('        clf,\n        name="model",\n', '        clf,\n        "forest",\n')],
-     ['model']),
     ('autolog-scored-on-training-rows', [('accuracy_score(y_test, auto_clf.predict(X_test))', 'accuracy_score(y_train, auto_clf.predict(X_train))')],
      ['autolog-test']),
 ]
