@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of section notebooks named NN-name.ipynb (default: the course's notebooks/)",
     )
     run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bars")
+    run.add_argument("--no-exercises", action="store_true",
+                     help="run the sections only, without each one's exercise set")
     run.add_argument(
         "--learner", action="store_true",
         help="run the learner's copies from labs/ instead: each must stop at its first exercise with only "

@@ -2,8 +2,8 @@
 
 For every set, one batch grades: the learner's copy as handed out; the learner's copy with the
 solution's cells typed into it (the solution itself runs under nbval); correct work written
-another way; and one submission per exercise with a mistake, which must lose exactly that
-exercise's checks.
+another way; and one submission with a mistake in every exercise, each of which must lose exactly
+its own exercise's checks.
 """
 from __future__ import annotations
 
@@ -66,8 +66,10 @@ def graded(request, tmp_path_factory):
     nbformat.write(filled_in(set_id), subs / "filled.ipynb")
     other_style, mutations = submissions_for(set_id)
     nbformat.write(solution_with(set_id, other_style), subs / "otherstyle.ipynb")
-    for name, replacements, _ in mutations:
-        nbformat.write(solution_with(set_id, replacements), subs / f"mistake-{name}.ipynb")
+    # One submission makes every set's mistakes at once, one per exercise: each must cost its own
+    # exercise's checks and nothing more (a mistake that spilled into another exercise would show).
+    nbformat.write(solution_with(set_id, [r for _, replacements, _ in mutations for r in replacements]),
+                   subs / "mistakes.ipynb")
     done = run_cli("grade", "--lab", set_id, "--out", str(out), "--workers", "2", "--no-progress", str(subs))
     assert done.returncode == 0, done.stdout + done.stderr
     with open(out / "gradebook.csv") as handle:
@@ -114,7 +116,12 @@ def test_the_handout_fails_only_its_exercises_each_with_a_hint(graded):
 def test_each_mistake_loses_exactly_its_exercise(graded):
     set_id, rows, tests, spec = graded
     points = {c.id: c.points for c in spec.checks}
-    for name, _, expected in submissions_for(set_id)[1]:
-        student = f"mistake-{name}"
-        assert failed(tests[student]) == expected, (student, {c: tests[student][c]["output"] for c in failed(tests[student])})
-        assert float(rows[student]["score"]) == spec.max_score - sum(points[c] for c in expected)
+    mutations = submissions_for(set_id)[1]
+    expected = [fails for _, _, fails in mutations]
+    assert all(not (a & b) for i, a in enumerate(expected) for b in expected[i + 1:]), "one mistake per exercise"
+    union = set().union(*expected)
+    assert failed(tests["mistakes"]) == union, {c: tests["mistakes"][c]["output"] for c in failed(tests["mistakes"]) ^ union
+                                                if c in tests["mistakes"]}
+    assert float(rows["mistakes"]["score"]) == spec.max_score - sum(points[c] for c in union)
+    exercises_hit = {spec_check.description.split(":")[0] for spec_check in spec.checks if spec_check.id in union}
+    assert len(exercises_hit) == len(mutations), "each mistake belongs to a different exercise"

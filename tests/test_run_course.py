@@ -124,3 +124,16 @@ def test_a_hand_out_that_asks_nothing_is_reported_broken(tmp_path, store):
     (tmp_path / "out").mkdir()
     run = runner.run_hand_out(Section("ex03-query-runs", leaked), store, tmp_path / "out", progress=False)
     assert run.status == "broken" and "asks the learner for nothing" in run.error and not run.ok
+
+
+def test_each_section_is_followed_by_its_exercise_solution_unless_asked_not_to():
+    from grading.run_course.command import plan
+    from grading.run_course.sections import select
+
+    chosen = select(["03-query-runs", "06-production-server"])
+    assert [(t.id, kind, t.notebook.parent.name) for t, kind in plan(chosen, learner=False, whole_course=False)] == [
+        ("03-query-runs", "section", "notebooks"), ("ex03-query-runs", "solution", "solutions"),
+        ("06-production-server", "section", "notebooks")]  # 06 has no exercise set yet
+    assert [t.id for t, _ in plan(chosen, learner=False, whole_course=False, exercises=False)] == [
+        "03-query-runs", "06-production-server"]
+    assert [(t.id, kind) for t, kind in plan(chosen, learner=True, whole_course=False)] == [("ex03-query-runs", "hand-out")]

@@ -34,7 +34,9 @@ def run_course(args) -> int:
     if args.learner:
         print("Running the learner's copies: each must stop at its first exercise, with only exercises failing")
     progress, results = not args.no_progress, []
-    for target, kind in plan(selected, args.learner, whole_course=not args.only):
+    # Exercise sets belong to the course's own sections, not to a folder of other notebooks.
+    exercises = not args.no_exercises and args.notebooks.resolve() == paths.NOTEBOOKS.resolve()
+    for target, kind in plan(selected, args.learner, whole_course=not args.only, exercises=exercises):
         print(f"\n== {target.id}", flush=True)
         if kind == "hand-out":
             results.append(runner.run_hand_out(target, uri, out_dir, progress))
@@ -48,7 +50,7 @@ def run_course(args) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
-def plan(selected, learner: bool, whole_course: bool) -> list:
+def plan(selected, learner: bool, whole_course: bool, exercises: bool = True) -> list:
     """(notebook, kind) in the order they run: each section, then its exercise set's solution; with
     learner, the hand-outs instead (every lab's too, for the whole course)."""
     from grading.run_course import sections
@@ -59,7 +61,7 @@ def plan(selected, learner: bool, whole_course: bool) -> list:
     steps = []
     for section in selected:
         steps.append((section, "section"))
-        exercises = sections.exercises_for(section)
-        if exercises:
-            steps.append((exercises, "solution"))
+        solution = sections.exercises_for(section) if exercises else None
+        if solution:
+            steps.append((solution, "solution"))
     return steps

@@ -15,12 +15,10 @@ client.set_tag(best_knn, "note", "extra tags are fine")'''),
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tags({"review": "needed", "reviewer": "me"})'''),
 ]
-# One mistake each: (name, replacements, the checks it must fail and no others).
+# One mistake each, one per exercise: (name, replacements, the checks it must fail and no others).
 MUTATIONS = [
     ('string-sort', [('best_knn = top.loc[top["params.n_neighbors"].astype(int).idxmax(), "run_id"]', 'best_knn = top.sort_values("params.n_neighbors", ascending=False)["run_id"].iloc[0]')],
      ['best-knn']),
     ('loose-bar', [('filter_string="metrics.f1 < 0.935"', 'filter_string="metrics.f1 <= 0.94"')],
      ['review-only']),
-    ('one-family', [('filter_string="metrics.f1 < 0.935"', 'filter_string="metrics.f1 < 0.935 and params.model_type = \'tree\'"')],
-     ['review-all']),
 ]
