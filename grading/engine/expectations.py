@@ -106,6 +106,11 @@ class Check:
     spec: dict = field(default_factory=dict)  # the kind's own fields
     when: str | None = None  # an option (see OPTIONS) the check needs, e.g. "reproduce"
 
+    @property
+    def exercise(self) -> bool:
+        """Grades a learner's exercise: its description starts "Exercise N: " (labs/README.md)."""
+        return self.description.startswith("Exercise ")
+
 
 @dataclass(frozen=True)
 class Expectations:
