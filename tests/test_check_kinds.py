@@ -200,6 +200,13 @@ def test_bad_expectations_are_named_in_one_line():
     with pytest.raises(expectations.UsageError, match="served_by is 'docker'; use production-stack"):
         expectations.parse("t", {"served_by": "docker", "experiments": {"m": "x"}, "checks": [
             {"id": "a", "kind": "experiment_exists", "experiment": "m", "points": 1, "description": "d", "hint": "h"}]})
+    bucket = {"id": "a", "kind": "logged_model", "runs": "r", "points": 1, "description": "d", "hint": "h"}
+    runs = {"r": {"experiment": "m"}}
+    with pytest.raises(expectations.UsageError, match="needs key_tag and destination together"):
+        expectations.parse("t", {"experiments": {"m": "x"}, "runs": runs, "checks": [{**bucket, "key_tag": "k"}]})
+    with pytest.raises(expectations.UsageError, match="write it as s3://<bucket>/<prefix>"):
+        expectations.parse("t", {"experiments": {"m": "x"}, "runs": runs, "checks": [
+            {**bucket, "key_tag": "k", "destination": "/srv/artifacts"}]})
 
 
 def test_section_06_is_run_on_a_production_stack_and_the_others_on_the_given_store():
@@ -341,3 +348,41 @@ def test_min_steps_asks_for_a_curve_not_one_value(store):
                         "points": 1, "description": "d", "hint": "h"}]}
     (check,) = grader.grade(expectations.parse("t", data), store).checks
     assert not check.passed and "metric acc has 1 step(s), not at least 2" in check.message, check
+
+
+def test_a_selection_can_keep_only_the_runs_that_logged_a_model(store):
+    runs = {"modelled": {"experiment": "main", "logged_model": True, "keep": "all"}}
+    _, count = grade_one(store, {"kind": "run_count", "runs": "modelled", "min": 2, "max": 2}, runs)
+    assert count.passed, count.message  # good and nosig; the retries, the parent and its children logged none
+
+
+@pytest.mark.parametrize("location, key", [
+    ("mlflow-artifacts:/3/models/m-1/artifacts", "team/3/models/m-1/artifacts/MLmodel"),
+    ("mlflow-artifacts://host:5000/3/models/m-1/artifacts", "team/3/models/m-1/artifacts/MLmodel"),
+    ("s3://mlflow/direct/models/m-1/artifacts", "direct/models/m-1/artifacts/MLmodel"),
+    ("s3://another-bucket/models/m-1/artifacts", None),
+    ("file:///tmp/models/m-1/artifacts", None),
+])
+def test_a_models_object_key_follows_from_its_artifact_location(location, key):
+    from grading.engine.kinds.models import object_key
+
+    assert object_key(location, "s3://mlflow/team") == key
+
+
+def test_the_bucket_key_tag_is_judged_against_the_models_own_location():
+    from types import SimpleNamespace
+
+    from grading.engine.kinds.models import _key_problems
+
+    model = SimpleNamespace(artifact_location="mlflow-artifacts:/1/models/m-9/artifacts")
+
+    def problems(tags):
+        return _key_problems(SimpleNamespace(data=SimpleNamespace(tags=tags)), model, "bucket_key", "s3://mlflow/team")
+
+    assert problems({"bucket_key": "team/1/models/m-9/artifacts/MLmodel"}) == []
+    assert problems({"bucket_key": "s3://mlflow/team/1/models/m-9/artifacts/MLmodel"}) == []  # the full URI is as good
+    assert problems({}) == ["no tag bucket_key"]
+    assert "the model's MLmodel is at 'team/1/models/m-9/artifacts/MLmodel'" in problems(
+        {"bucket_key": "team/1/0123/artifacts/model/MLmodel"})[0]  # MLflow 2's layout, inside the run
+    model.artifact_location = "file:///elsewhere/models/m-9/artifacts"
+    assert problems({"bucket_key": "x"}) == ["its files are at file:, not in s3://mlflow/team's bucket"]

@@ -130,10 +130,12 @@ def test_each_section_is_followed_by_its_exercise_solution_unless_asked_not_to()
     from grading.run_course.command import plan
     from grading.run_course.sections import select
 
-    chosen = select(["03-query-runs", "06-production-server"])
+    chosen = select(["03-query-runs", "06-production-server", "10-quiz"])
     assert [(t.id, kind, t.notebook.parent.name) for t, kind in plan(chosen, learner=False, whole_course=False)] == [
         ("03-query-runs", "section", "notebooks"), ("ex03-query-runs", "solution", "solutions"),
-        ("06-production-server", "section", "notebooks")]  # 06 has no exercise set yet
+        ("06-production-server", "section", "notebooks"), ("ex06-production-server", "solution", "solutions"),
+        ("10-quiz", "section", "notebooks")]  # the quiz is the learner's work itself: no exercise set
     assert [t.id for t, _ in plan(chosen, learner=False, whole_course=False, exercises=False)] == [
-        "03-query-runs", "06-production-server"]
-    assert [(t.id, kind) for t, kind in plan(chosen, learner=True, whole_course=False)] == [("ex03-query-runs", "hand-out")]
+        "03-query-runs", "06-production-server", "10-quiz"]
+    assert [(t.id, kind) for t, kind in plan(chosen, learner=True, whole_course=False)] == [
+        ("ex03-query-runs", "hand-out"), ("ex06-production-server", "hand-out")]

@@ -60,7 +60,7 @@ FIELDS = {
     "artifacts": Fields({"runs": TEXT}, {"files": MAPPING, **EXPECTED}),
     "logged_model": Fields({"runs": TEXT}, {"name": TEXT, "flavor": TEXT, "signature_inputs": WHOLE,
                                                          "signature_columns": NAMES, "model_metrics": NAMES,
-                                                         **EXPECTED}),
+                                                         "key_tag": TEXT, "destination": TEXT, **EXPECTED}),
     "registered_model": Fields({"runs": TEXT, "name": TEXT, "best_by": TEXT},
                                {"alias": TEXT, "higher_is_better": FLAG, "signature": FLAG}),
     "dataset_input": Fields({"runs": TEXT}, {"name": TEXT, "digest": SCALAR, "digest_from_tag": TEXT, **EXPECTED}),
@@ -75,7 +75,8 @@ FIELDS = {
     "lineage": Fields({"runs": TEXT, "repo_tag": TEXT, "commit_tag": TEXT, "version_tag": TEXT, "dvc_file": TEXT},
                       EXPECTED),
 }
-SELECTION = Fields({"experiment": TEXT}, {"filter": TEXT, "group_by": NAMES, "parent": TEXT, "keep": TEXT})
+SELECTION = Fields({"experiment": TEXT}, {"filter": TEXT, "group_by": NAMES, "parent": TEXT, "keep": TEXT,
+                                        "logged_model": FLAG})
 # Inside a params or metrics rule and an artifact's content: a typo there would silently check less.
 PARAM_KEYS, METRIC_KEYS = ("type", "equals", "one_of", "salt", "sha256"), ("min", "max", "equals", "tolerance", "min_steps")
 PARAM_CASTS = {"int": int, "float": float, "str": str}  # as kinds.params casts a logged value
@@ -93,6 +94,7 @@ class RunSelection:
     group_by: tuple[str, ...] = ()
     parent: str | None = None  # another selection whose single run is the parent
     keep: str = "latest"  # or "all"
+    logged_model: bool = False  # only runs that logged a model (MLflow 3 sets no run tag that says so)
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def _selections(raw, experiments: dict) -> dict[str, RunSelection]:
         what = f"run selection {name!r}"
         if not isinstance(sel, dict):
             raise UsageError(f"{what} is {_shown(sel)}, not a mapping with experiment "
-                             "(and filter, group_by, parent, keep)")
+                             "(and filter, group_by, parent, keep, logged_model)")
         _validate_fields(what, sel, SELECTION, "a run selection")
         if sel["experiment"] not in experiments:
             raise UsageError(f"{what} names unknown experiment {sel['experiment']!r}; "
@@ -223,7 +225,7 @@ def _selections(raw, experiments: dict) -> dict[str, RunSelection]:
         if problem:
             raise UsageError(f"{what} has a filter MLflow cannot parse, {sel['filter']!r}: {problem}")
         runs[name] = RunSelection(name, sel["experiment"], sel.get("filter", ""), tuple(sel.get("group_by", ())),
-                                  sel.get("parent"), sel.get("keep", "latest"))
+                                  sel.get("parent"), sel.get("keep", "latest"), sel.get("logged_model", False))
     for sel in runs.values():
         if sel.parent and sel.parent not in runs:
             raise UsageError(f"run selection {sel.name!r} has unknown parent {sel.parent!r}")
@@ -329,6 +331,11 @@ def _validate_rules(what: str, kind: str, spec: dict) -> None:
         raise UsageError(f"{what} has split {spec['split']!r}; use one of {', '.join(labdata.PARTS)}")
     if kind == "recomputed_metric" and "model" in spec and not re.fullmatch(r"[^@\s]+@[\w-]+", spec["model"]):
         raise UsageError(f"{what} has model {spec['model']!r}; write it as <registered name>@<alias>")
+    if kind == "logged_model" and ("key_tag" in spec) != ("destination" in spec):
+        raise UsageError(f"{what} needs key_tag and destination together (the tag, and the server's s3:// "
+                         "artifacts destination its key is under)")
+    if kind == "logged_model" and not re.fullmatch(r"s3://[^/\s]+(/\S*)?", spec.get("destination", "s3://b")):
+        raise UsageError(f"{what} has destination {spec['destination']!r}; write it as s3://<bucket>/<prefix>")
     if kind == "python" and ":" not in spec["function"]:
         raise UsageError(f"{what} field 'function' is {spec['function']!r}; write it as module:callable")
 

@@ -103,6 +103,10 @@ class Store:
         )
         if sel.filter:
             runs = SearchUtils.filter(runs, sel.filter)
+        if sel.logged_model:
+            sources = {m.source_run_id for m in self.client.search_logged_models(
+                experiment_ids=[experiment.experiment_id], max_results=5000)}
+            runs = [r for r in runs if r.info.run_id in sources]
         if sel.parent:
             parents = self.select(sel.parent).runs
             if not parents:

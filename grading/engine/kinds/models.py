@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 from grading.engine.kinds.common import Outcome, each_run, run_label, select_runs
 from grading.engine.store import LOGGED_MODEL_ID, Unreadable
@@ -10,9 +11,12 @@ from grading.errors import first_line
 
 def logged_model(store, spec) -> Outcome:
     """A LoggedModel from each run, with its flavor, a signature of the given input width or columns,
-    and metrics logged on the model itself (log_metric(..., model_id=...))."""
+    metrics logged on the model itself (log_metric(..., model_id=...)), and a run tag naming where
+    its MLmodel lies in the bucket of the server's artifacts destination."""
     flavor, width, name = spec.get("flavor"), spec.get("signature_inputs"), spec.get("name")
     columns, model_metrics = list(spec.get("signature_columns") or []), list(spec.get("model_metrics") or [])
+    key_tag, destination = spec.get("key_tag"), spec.get("destination")
+    reads_file = bool(flavor or width is not None or columns)
 
     def judge(run):
         models = store.logged_models(run.info.experiment_id, run.info.run_id)
@@ -21,11 +25,14 @@ def logged_model(store, spec) -> Outcome:
         if not models:
             return [f"no logged model{f' named {name!r}' if name else ''}"]
         model = max(models, key=lambda m: m.creation_timestamp)
-        try:
-            meta = store.model_metadata(f"models:/{model.model_id}")
-        except Unreadable as exc:
-            return [f"its MLmodel file was not read: {exc}"]
-        problems = []
+        problems = _key_problems(run, model, key_tag, destination) if key_tag else []
+        if not reads_file:
+            meta = {}
+        else:
+            try:
+                meta = store.model_metadata(f"models:/{model.model_id}")
+            except Unreadable as exc:
+                return problems + [f"its MLmodel file was not read: {exc}"]
         on_model = {m.key for m in model.metrics or []}
         if missing := [m for m in model_metrics if m not in on_model]:
             problems.append(f"the model carries no metric {', '.join(missing)} (log it in the run that logged "
@@ -51,9 +58,41 @@ def logged_model(store, spec) -> Outcome:
 
     details = ([f"{flavor} flavor"] if flavor else []) + ([f"a signature with {width} inputs"] if width is not None else []) \
         + ([f"a signature naming the columns {', '.join(columns)}"] if columns else []) \
-        + ([f"the model's own metric{'s' if len(model_metrics) > 1 else ''} {', '.join(model_metrics)}"] if model_metrics else [])
+        + ([f"the model's own metric{'s' if len(model_metrics) > 1 else ''} {', '.join(model_metrics)}"] if model_metrics else []) \
+        + ([f"the run's tag {key_tag} naming its MLmodel's key in {destination}"] if key_tag else [])
     expected = f"a logged model{f' named {name!r}' if name else ''}" + (f" ({', '.join(details)})" if details else "")
     return each_run(store, {**spec, "expected": spec.get("expected") or expected}, judge)
+
+
+def object_key(location: str, destination: str) -> str | None:
+    """The key of a model's MLmodel in the bucket of `destination` (a server's s3:// artifacts
+    destination), from the model's artifact location; None when the files are not in that bucket.
+
+    Through the proxy, mlflow-artifacts:/<path> is <destination's prefix>/<path> in the bucket;
+    a client writing to S3 itself records s3://<bucket>/<key> as it is.
+    """
+    bucket, _, prefix = destination.removeprefix("s3://").partition("/")
+    parsed = urllib.parse.urlparse(location)
+    if parsed.scheme == "mlflow-artifacts":
+        key = "/".join(part for part in (prefix.strip("/"), parsed.path.strip("/")) if part)
+    elif parsed.scheme == "s3" and parsed.netloc == bucket:
+        key = parsed.path.strip("/")
+    else:
+        return None
+    return f"{key}/MLmodel"
+
+
+def _key_problems(run, model, key_tag: str, destination: str) -> list[str]:
+    expected = object_key(model.artifact_location, destination)
+    if expected is None:
+        return [f"its files are at {model.artifact_location.split(':', 1)[0]}:, not in {destination}'s bucket"]
+    given = run.data.tags.get(key_tag)
+    if given is None:
+        return [f"no tag {key_tag}"]
+    bucket = destination.removeprefix("s3://").partition("/")[0]
+    if given.strip().removeprefix(f"s3://{bucket}/").lstrip("/") != expected:
+        return [f"tag {key_tag} is {given[:200]!r}; the model's MLmodel is at {expected!r}"]
+    return []
 
 
 def signature_width(inputs: list[dict]) -> int:
