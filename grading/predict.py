@@ -1,10 +1,11 @@
-"""Load learners' models and predict, inside the sandbox: ``python -I -m grading.predict [--pid-namespace] DATASET DIR...``.
+"""Load learners' models and predict, inside the sandbox: ``python -I -m grading.predict [--pid-namespace] REQUESTS``,
+where REQUESTS is a JSON list of [dataset, part, model folder].
 
 ``--pid-namespace``: this process runs in a PID namespace of its own, so after each model it
 kills every other process in it. Loading a model runs code from its files, so this runs only
 in a sandbox (grading.engine.recompute starts it). This process imports MLflow and scikit-learn before any learner's code exists,
-then forks one child per model. Each child loads one model and sends its predictions back on a
-pipe of its own; this process writes the one report line per model. So a model's code can
+then forks one child per request. Each child loads one model and sends its predictions back on a
+pipe of its own; this process writes the one report line per request. So a model's code can
 change only its own predictions, never the report, another model's result or the score, which
 the grader computes outside from the predictions alone.
 """
@@ -142,7 +143,7 @@ def run_one(folder: str, features, private_fd: int) -> dict:
 
 def main(argv: list[str]) -> int:
     pid_namespace = argv[:1] == ["--pid-namespace"]
-    dataset, part, *folders = argv[1:] if pid_namespace else argv
+    (requests,) = argv[1:] if pid_namespace else argv
     report = os.fdopen(os.dup(1), "w", buffering=1)  # private: children never hold it
     os.dup2(2, 1)
     from grading.inside_sandbox import harden, stop_everything_else
@@ -152,11 +153,13 @@ def main(argv: list[str]) -> int:
     warm_up()
     from course import labdata
 
-    features = labdata.load(dataset).part(part)[0]
-    for folder in folders:
-        answer = run_one(folder, features, report.fileno())
+    features = {}
+    for dataset, part, folder in json.loads(requests):
+        if (dataset, part) not in features:
+            features[dataset, part] = labdata.load(dataset).part(part)[0]
+        answer = run_one(folder, features[dataset, part], report.fileno())
         answer = {k: answer[k] for k in ("predictions", "probabilities", "error") if k in answer}  # nothing else
-        report.write(json.dumps({**answer, "model": folder}) + "\n")
+        report.write(json.dumps({**answer, "model": folder, "dataset": dataset, "part": part}) + "\n")
         stop_everything_else(pid_namespace)  # what one model's code left running cannot touch the next
     report.flush()
     return 0

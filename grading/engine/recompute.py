@@ -1,12 +1,15 @@
 """Truthfulness, grader side: recompute a logged model's metric without loading it here.
 
-The model's files are copied out of the store (regular files only, capped in size), the
-sandbox loads them and predicts on one part of the lab's data (grading.predict), and this
-process scores the predictions against the lab's labels; the sandbox reports predictions only.
+The model's files are copied out of the store (regular files only, capped in size), one
+sandbox loads them and predicts on the parts of the lab's data that the checks name
+(grading.predict), and this process scores the predictions against the lab's labels; the
+sandbox reports predictions only.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -58,59 +61,73 @@ def score(labels, answer: dict, name: str) -> dict:
         return {"error": f"the predictions cannot be scored as {name}: {str(exc)[:150]}"}
 
 
-def recompute(store, dataset: str, uris: list[str], metric: str = "accuracy", part: str = "test") -> dict[str, dict]:
-    """{model uri: {metric: ...} | {"error": ...}} for each uri, scored on the lab data's `part`."""
-    from course import labdata
-
+def predict_all(store, wanted: set[tuple[str, str, str]]) -> None:
+    """Predict each (dataset, part, model uri) not predicted yet into store.predictions, all in one
+    sandbox: it imports MLflow and scikit-learn once, and each model's files are copied out once."""
     from grading import harvest, predict, sandbox
 
-    results: dict[str, dict] = {}
+    pending = sorted(w for w in wanted if w not in store.predictions)
+    if not pending:
+        return
     scratch = Path(tempfile.mkdtemp(prefix="recompute-"))
     try:
         scratch.chmod(0o755)
-        folders: dict[str, str] = {}
+        folder_of: dict[str, str] = {}
         budget = store.context.sandbox_limits.disk_mb * 1024 * 1024  # for all the models together
-        for number, uri in enumerate(uris):
+        for number, uri in enumerate(sorted({uri for _, _, uri in pending})):
             target = scratch / f"m{number}"
             problem = store.copy_model(uri, target, max(0, min(MODEL_CAP, budget)))
             budget -= _size(target)
             if problem:
-                results[uri] = {"error": problem}
+                store.predictions.update({w: {"error": problem} for w in pending if w[2] == uri})
             else:
                 harvest.make_readable(target)
-                folders[str(target)] = uri
-        if folders:
-            limits = dataclasses.replace(store.context.sandbox_limits, timeout=30 + predict.MODEL_SECONDS * len(folders))
-            box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=store.context.sandbox_uid)
-            namespace = ["--pid-namespace"] if sandbox.mode() != "process" else []
-            done = box.run_module("grading.predict", [*namespace, dataset, part, *folders])
-            answers = _read_report(done.stdout)
-            labels = labdata.load(dataset).part(part)[1]
-            for folder, uri in folders.items():
-                answer = answers.get(folder)
-                if answer is None:
-                    why = "the recompute ran out of time" if done.timed_out else (
-                        "the recompute hit the memory limit" if "memory" in done.limits_hit else
-                        "loading the model ended the recompute")
-                    results[uri] = {"error": why}
-                elif "predictions" in answer:
-                    results[uri] = score(labels, answer, metric)
-                else:
-                    results[uri] = {"error": str(answer.get("error") or "no predictions")[:300]}
+                folder_of[uri] = str(target)
+        requests = [(dataset, part, folder_of[uri]) for dataset, part, uri in pending if uri in folder_of]
+        if not requests:
+            return
+        limits = dataclasses.replace(store.context.sandbox_limits, timeout=30 + predict.MODEL_SECONDS * len(requests))
+        box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=store.context.sandbox_uid)
+        namespace = ["--pid-namespace"] if sandbox.mode() != "process" else []
+        done = box.run_module("grading.predict", [*namespace, json.dumps(requests)])
+        answers = _read_report(done.stdout)
+        uri_of = {folder: uri for uri, folder in folder_of.items()}
+        for dataset, part, folder in requests:
+            answer = answers.get((folder, dataset, part))
+            if answer is None:
+                answer = {"error": "the recompute ran out of time" if done.timed_out else
+                          "the recompute hit the memory limit" if "memory" in done.limits_hit else
+                          "loading the model ended the recompute"}
+            elif "predictions" not in answer:
+                answer = {"error": str(answer.get("error") or "no predictions")[:300]}
+            store.predictions[(dataset, part, uri_of[folder])] = answer
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return results
+
+
+def scored(store, dataset: str, part: str, uri: str, name: str) -> dict:
+    """{name: value} of the model's predictions on the lab data's part, or {"error": ...}."""
+    answer = store.predictions.get((dataset, part, uri), {"error": "no result"})
+    return answer if "error" in answer else score(_labels(dataset, part), answer, name)
+
+
+@functools.lru_cache(maxsize=None)
+def _labels(dataset: str, part: str):
+    from course import labdata
+
+    return labdata.load(dataset).part(part)[1]
 
 
 def _size(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
 
 
-def _read_report(stdout: str) -> dict[str, dict]:
+def _read_report(stdout: str) -> dict[tuple[str, str, str], dict]:
     from grading import sandbox
 
     answers = {}
     for record in sandbox.json_records(stdout):
-        if isinstance(record.get("model"), str):
-            answers.setdefault(record["model"], record)  # the first line per model counts
+        key = tuple(record.get(k) for k in ("model", "dataset", "part"))
+        if all(isinstance(k, str) for k in key):
+            answers.setdefault(key, record)  # the first line per request counts
     return answers

@@ -65,7 +65,7 @@ class Store:
         self._experiments: dict = {}
         self._selections: dict[str, Selected] = {}
         self._repos: dict = {}
-        self.recomputed: dict = {}  # (dataset, score, model uri) -> {score: ...} or {"error": ...}
+        self.predictions: dict = {}  # (dataset, part, model uri) -> {"predictions": ...} or {"error": ...}
 
     # Experiments -----------------------------------------------------------------
     def experiment_name(self, key: str) -> str:

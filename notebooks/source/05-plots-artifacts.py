@@ -33,6 +33,7 @@ test_size: float = 0.2  # fraction of the data held out for evaluation
 # %%
 import json
 import random
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -153,7 +154,9 @@ print("dtypes loaded:", dict(loaded_table.dtypes.astype(str)))
 # %%
 from IPython.display import Image
 
-Image(filename=str(local / "confusion_matrix.png"))
+picture = Image(filename=str(local / "confusion_matrix.png"))  # reads the file now
+shutil.rmtree(download_dir)  # the downloaded copies have served their purpose
+picture
 
 # %% [markdown]
 # ## A metric over steps

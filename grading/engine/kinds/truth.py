@@ -16,7 +16,7 @@ def recomputed_metric(store, spec) -> Outcome:
     """
     from grading.engine import recompute
 
-    metric, tolerance, name, dataset = spec["metric"], spec.get("tolerance", 1e-6), spec.get("name"), spec["dataset"]
+    metric, tolerance, dataset = spec["metric"], spec.get("tolerance", 1e-6), spec["dataset"]
     scored = spec.get("score", metric)  # what to compute; the logged metric's name may differ
     part = spec.get("split", "test")
     whose = f"{spec['model']}'s" if spec.get("model") else "the model's"
@@ -24,29 +24,14 @@ def recomputed_metric(store, spec) -> Outcome:
     selected, missing = select_runs(store, spec)
     if missing:
         return missing
-    model_of = {}
-    if spec.get("model"):
-        registered, problem = _registered_source(store, spec["model"])
-        if problem:
-            return Outcome(False, expected, problem)
-        model_of = {run.info.run_id: registered for run in selected.runs}
-    else:
-        for run in selected.runs:
-            models = [m for m in store.logged_models(run.info.experiment_id, run.info.run_id) if not name or m.name == name]
-            if models:
-                model_of[run.info.run_id] = f"models:/{max(models, key=lambda m: m.creation_timestamp).model_id}"  # checked in copy_model
-    problems = [f"{run_label(r)}: no logged model to recompute" for r in selected.runs if r.info.run_id not in model_of]
-    if len(model_of) > recompute.MAX_MODELS:  # bounded work: the run-count check names the extra runs
-        problems.append(f"{len(model_of)} models; the grader recomputes at most {recompute.MAX_MODELS}")
-        model_of = dict(list(model_of.items())[:recompute.MAX_MODELS])
-    pending = [uri for uri in model_of.values() if (dataset, part, scored, uri) not in store.recomputed]
-    if pending:
-        for uri, answer in recompute.recompute(store, dataset, pending, scored, part).items():
-            store.recomputed[(dataset, part, scored, uri)] = answer
+    model_of, problems = _models_to_score(store, spec, selected.runs)
+    if model_of is None:
+        return Outcome(False, expected, problems[0])
+    recompute.predict_all(store, {(dataset, part, uri) for uri in model_of.values()})
     for run in selected.runs:
         if run.info.run_id not in model_of:
             continue
-        answer = store.recomputed.get((dataset, part, scored, model_of[run.info.run_id]), {"error": "no result"})
+        answer = recompute.scored(store, dataset, part, model_of[run.info.run_id], scored)
         logged = run.data.metrics.get(metric)
         if "error" in answer:
             problems.append(f"{run_label(run)}: the model does not load or predict ({answer['error']})")
@@ -55,6 +40,42 @@ def recomputed_metric(store, spec) -> Outcome:
         elif abs(logged - answer[scored]) > tolerance:
             problems.append(f"{run_label(run)}: logged {metric}={logged:.6g}, recomputed {answer[scored]:.6g}")
     return Outcome(not problems, expected, "; ".join(problems) or "equal", selected.note)
+
+
+def wanted(store, spec) -> set[tuple[str, str, str]]:
+    """The (dataset, part, model uri) this check will score, so that the grader can predict every
+    check's models in one sandbox; empty when the store cannot say (the check itself then reports why)."""
+    try:
+        selected, missing = select_runs(store, spec)
+        if missing:
+            return set()
+        model_of, _ = _models_to_score(store, spec, selected.runs)
+    except Exception:  # noqa: BLE001 - a crafted store: the check reports it when it runs
+        return set()
+    return {(spec["dataset"], spec.get("split", "test"), uri) for uri in (model_of or {}).values()}
+
+
+def _models_to_score(store, spec, runs) -> tuple[dict | None, list[str]]:
+    """({run id: model uri}, problems), or (None, [why]) when the alias names no model."""
+    from grading.engine import recompute
+
+    name = spec.get("name")
+    model_of = {}
+    if spec.get("model"):
+        registered, problem = _registered_source(store, spec["model"])
+        if problem:
+            return None, [problem]
+        model_of = {run.info.run_id: registered for run in runs}
+    else:
+        for run in runs:
+            models = [m for m in store.logged_models(run.info.experiment_id, run.info.run_id) if not name or m.name == name]
+            if models:
+                model_of[run.info.run_id] = f"models:/{max(models, key=lambda m: m.creation_timestamp).model_id}"  # checked in copy_model
+    problems = [f"{run_label(r)}: no logged model to recompute" for r in runs if r.info.run_id not in model_of]
+    if len(model_of) > recompute.MAX_MODELS:  # bounded work: the run-count check names the extra runs
+        problems.append(f"{len(model_of)} models; the grader recomputes at most {recompute.MAX_MODELS}")
+        model_of = dict(list(model_of.items())[:recompute.MAX_MODELS])
+    return model_of, problems
 
 
 def _registered_source(store, model: str) -> tuple[str, str]:
