@@ -221,3 +221,26 @@ def test_an_out_of_date_schema_error_from_mlflow_becomes_one_line_with_the_fix(m
     monkeypatch.setattr(mlflow, "MlflowClient", OldStore)
     with pytest.raises(UsageError, match=r"run `mlflow db upgrade sqlite:////x/mlflow.db`$"):
         reachability.probe_store("sqlite:////x/mlflow.db")
+
+
+def test_a_notebooks_self_checks_share_one_server_and_survive_its_death(mlflow_db, monkeypatch):
+    """The first check starts grading.check_server; the next reuses it (no new interpreter and
+    imports) and sees a change the kernel made to its MLflow variables; a dead server is replaced."""
+    from grading import selfcheck
+
+    uri = f"sqlite:///{mlflow_db}"
+    first = selfcheck.check("01-tracking-server", tracking_uri=uri, only=["experiment"])
+    assert first.result is not None and not first.passed  # an empty store: the check runs, and fails
+    server = selfcheck._server
+    started = time.perf_counter()
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "someone")  # forwarded: the reply would say if it broke
+    second = selfcheck.check("01-tracking-server", tracking_uri=uri, only=["experiment"])
+    assert second.result is not None and selfcheck._server is server
+    assert time.perf_counter() - started < 2.0  # no interpreter start, no MLflow import
+    os.killpg(server.pid, 9)
+    server.wait()
+    third = selfcheck.check("01-tracking-server", tracking_uri=uri, only=["experiment"])
+    assert third.result is not None and selfcheck._server is not server
+    missing = selfcheck.check("01-tracking-server", tracking_uri=f"sqlite:///{mlflow_db.parent / 'none.db'}")
+    assert missing.result is None and missing.error.startswith("error: no tracking store at")
+    selfcheck._stop_server()
