@@ -44,15 +44,15 @@ def pytest_runtest_setup(item):
         nbenv.apply(nbenv.isolated_env(store))
 
 
-# Under `make test` (-n 2 --dist loadfile) a file's tests run on one worker, which notebooks (one
+# Under `make test` (-n 3 --dist loadfile) a file's tests run on one worker, which notebooks (one
 # kernel for all cells) and module fixtures need. The files listed here share nothing between their
 # tests, each of which takes half a minute or more, so their tests are spread one by one.
 SPREAD = {"tests/test_mutations.py", "tests/test_load.py"}
 # Files whose module fixture is parametrized: each parameter's tests stay together, so one worker
-# grades one exercise set while the other grades the next.
+# grades one exercise set while the others grade the next.
 BY_PARAMETER = {"tests/test_exercises.py"}
 # The files that take longest on one worker (minutes each), longest first: starting them first keeps
-# the other worker busy with everything else meanwhile.
+# the other workers busy with everything else meanwhile.
 LONGEST = ["tests/test_production_stack.py", "tests/test_autograde.py"]
 
 

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import stat
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import nbformat
 
 from course import paths
-from grading import atomic, harvest, sandbox
+from grading import atomic, harvest, prewarmed, sandbox
 from grading import execution
 from grading.engine import expectations, readonly, render
 from grading.errors import UsageError, first_line
@@ -120,6 +119,8 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
     out.mkdir(parents=True, exist_ok=True)
     todo = submissions if force else [s for s in submissions if not already_graded(out, s)]
     batch_root = Path(tempfile.mkdtemp(prefix="autograde-"))
+    if todo:
+        prewarmed.start()
     lock, stopping = threading.Lock(), threading.Event()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers))
     try:
@@ -286,13 +287,13 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
         return _nothing_earned(spec, "the notebook logged nothing: it never opened its tracking store")
     if readonly.store_problem(database, paths.sqlite_uri(copy / "store")):
         return _nothing_earned(spec, "the notebook's tracking store is not a current MLflow database")
-    # The database is the submission's: its queries run in a child with their own memory and time.
+    # The database is the submission's: its queries run in a child with their own memory and time,
+    # forked from a process that has imported MLflow already (grading.prewarmed).
     # Paths in it are the sandbox's; the child reads them from the private copy.
     args = [spec.target, paths.sqlite_uri(copy / "store"), str(copy), str(seen_as), "--memory-mb", str(limits.memory_mb),
             "--pids", str(limits.pids), "--disk-mb", str(limits.disk_mb), *(["--uid", str(uid)] if uid is not None else [])]
-    box = sandbox.Sandbox(trusted=True, limits=sandbox.Limits(timeout=GRADE_SECONDS, memory_mb=limits.memory_mb,
-                                                              pids=limits.pids, disk_mb=limits.disk_mb))
-    done = box.run([sys.executable, "-m", "grading.autograde.grade_store", *args], env={"MLFLOW_LOGGING_LEVEL": "WARNING"})
+    done = prewarmed.run("grading.autograde.grade_store:main", args, sandbox.Limits(
+        timeout=GRADE_SECONDS, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
     lines = done.stdout.strip().splitlines()
     try:
         return GradingResult.from_dict(json.loads(lines[-1]))

@@ -5,12 +5,28 @@
 The database was written by the submission: a query over it may be slow or large, so the
 autograder runs this under a memory cgroup and a deadline (grading.autograde.batch), and a store
 that exhausts them costs its own submission alone. Prints the GradingResult as one JSON line.
+The batch calls main() in a child of a forkserver that imported all this once (grading.prewarmed);
+the command line does the same in a new interpreter.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
+
+def warm_up() -> None:
+    """What grading a store imports, loaded once in the forkserver (grading.prewarmed)."""
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    import mlflow.tracking  # noqa: F401
+    import mlflow.utils.search_utils  # noqa: F401
+
+    from grading.engine import expectations, grader, readonly  # noqa: F401
+    from grading.engine.kinds import truth  # noqa: F401
+
+
+if __name__ != "__main__":  # imported: by the forkserver's preload, or by the batch
+    warm_up()
 
 
 def main(argv: list[str]) -> int:
