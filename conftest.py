@@ -44,7 +44,7 @@ def pytest_runtest_setup(item):
         nbenv.apply(nbenv.isolated_env(store))
 
 
-# Under `make test` (-n 3 --dist loadfile) a file's tests run on one worker, which notebooks (one
+# Under `make test` (-n 4 --dist loadfile) a file's tests run on one worker, which notebooks (one
 # kernel for all cells) and module fixtures need. The files listed here share nothing between their
 # tests, each of which takes half a minute or more, so their tests are spread one by one.
 SPREAD = {"tests/test_mutations.py", "tests/test_load.py"}
