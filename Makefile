@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(PY) -m grading run-course
 
 # Four workers on two cores: many tests wait on servers, kernels and sandboxes, and the extra workers
-# fill that time (measured: 983 s with two, 945 s with three, 888 s with four). Each file's tests stay on one worker (conftest.py says which files are spread instead).
+# fill that time (on one commit, from a fresh clone: 945 s with three, 888 s with four). Each file's tests stay on one worker (conftest.py says which files are spread instead).
 # The 30 slowest tests are listed at the end, to keep the whole run under 15 minutes.
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks solutions --nbval -p no:cacheprovider -n 4 --dist loadfile --durations=30

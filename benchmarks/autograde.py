@@ -3,11 +3,12 @@
 Usage: python benchmarks/autograde.py [--copies 12]
 
 All in one invocation, on the same machine state:
-  A. plain papermill executes the copies one after another, each into its own store;
+  A. plain papermill executes the copies one after another, each into its own store, with the
+     self-checks off as the autograder has them (each would start a grader of its own);
   B. `grading grade --workers 1` grades the same copies (sandbox, store, checks, reports);
   C. `grading grade --workers 2` grades them again.
-Prints the per-submission overhead of B over A (target <= 15% of execution) and the
-speed-up of C over B (target >= 1.7x on 2 cores).
+Prints the per-submission overhead of B over A (target <= 10% of execution and <= 4 s) and the
+speed-up of C over B (target >= 1.8x on 2 cores).
 """
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def plain_papermill(copies: list[Path], work: Path) -> float:
         subprocess.run(
             [sys.executable, "-m", "papermill", str(copy), str(store / "out.ipynb"), "--no-progress-bar",
              "--cwd", str(store)],
-            env={**os.environ, "MLFLOW_TRACKING_URI": paths.sqlite_uri(store)}, check=True, capture_output=True,
+            # Self-checks off, as the autograder runs them: both sides do the notebook's own work only.
+            env={**os.environ, "MLFLOW_TRACKING_URI": paths.sqlite_uri(store), "COURSE_AUTOGRADING": "1"},
+            check=True, capture_output=True,
         )
     return time.perf_counter() - started
 
@@ -74,8 +77,8 @@ def main() -> int:
     print(f"{'grade --workers 1':<34}{t_one:>9.1f}{t_one / n:>18.2f}")
     print(f"{'grade --workers 2':<34}{t_two:>9.1f}{t_two / n:>18.2f}")
     print(f"overhead of grading beyond execution: {(t_one - t_plain) / n:.2f} s per submission, "
-          f"{overhead:.0%} (target <= 15%)")
-    print(f"speed-up of --workers 2 over --workers 1: {t_one / t_two:.2f}x (target >= 1.7x on 2 cores)")
+          f"{overhead:.0%} (target <= 10% and <= 4 s)")
+    print(f"speed-up of --workers 2 over --workers 1: {t_one / t_two:.2f}x (target >= 1.8x on 2 cores)")
     return 0
 
 
