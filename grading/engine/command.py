@@ -16,12 +16,14 @@ def check(args) -> int:
     from grading.engine import expectations, grader, readonly
     from grading import reachability
 
-    spec = expectations.load(args.target)
     uri = args.tracking_uri or resolve_uri("")[0]
+    if uris.is_server(uri):  # before the expectations, whose parsing imports MLflow: a dead server fails fast
+        reachability.ensure_reachable(uri)
+    spec = expectations.load(args.target)
     if uris.scheme(uri) == "sqlite":  # check only reads; MLflow would create or migrate a database
         readonly.protect(readonly.require_store(uri))
         reachability.probe_store(uri)
-    else:
+    elif not uris.is_server(uri):
         reachability.ensure_reachable(uri)
     started = time.perf_counter()
     options = {"reproduce"} if args.reproduce else set()
