@@ -16,10 +16,8 @@ import importlib
 import io
 import multiprocessing
 import os
-import resource
 import threading
 import time
-from pathlib import Path
 
 from grading import sandbox
 
@@ -51,9 +49,8 @@ def run(function: str, argv: list[str], limits: sandbox.Limits, cap: int = 64 * 
     context = _forkserver()
     cgroup = sandbox._Cgroup(f"warm-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}",
                              limits.memory_mb, limits.pids) if sandbox.mode() == "isolated" else None
-    folders = [str(f) for f in cgroup.folders] if cgroup is not None else []
     reader, writer = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(function, argv, folders, limits, writer), daemon=True)
+    child = context.Process(target=_child, args=(function, argv, cgroup, limits, writer), daemon=True)
     started = time.perf_counter()
     child.start()
     writer.close()
@@ -78,15 +75,8 @@ def run(function: str, argv: list[str], limits: sandbox.Limits, cap: int = 64 * 
                            time.perf_counter() - started, hit)
 
 
-def _child(function: str, argv: list[str], folders: list[str], limits: sandbox.Limits, writer) -> None:
-    for folder in folders:  # first, so that everything it allocates is counted
-        (Path(folder) / "cgroup.procs").write_text(str(os.getpid()))
-    if not folders:  # no cgroup: a rough bound per process, as the sandbox sets it
-        memory = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    disk = limits.disk_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def _child(function: str, argv: list[str], cgroup, limits: sandbox.Limits, writer) -> None:
+    sandbox.bound(cgroup, limits)  # first, so that everything it allocates is counted
     os.environ["MLFLOW_LOGGING_LEVEL"] = "WARNING"
     module, _, name = function.partition(":")
     printed = io.StringIO()

@@ -243,6 +243,21 @@ class _Cgroup:
                     time.sleep(0.05)
 
 
+def bound(cgroup: _Cgroup | None, limits: Limits, own_uid: bool = False) -> None:
+    """In the child about to do the work: bounds that every descendant inherits. `own_uid`: the
+    uid is this sandbox's alone, so a process count per uid bounds it too."""
+    if cgroup is not None and cgroup.active:
+        cgroup.enter()
+    else:  # address space, per process: a rough bound that also refuses big virtual reservations
+        memory = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    if own_uid:  # above pids.max
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids + 16, limits.pids + 16))
+    disk = limits.disk_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _counters(path: Path) -> dict[str, int]:
     try:
         pairs = (line.split() for line in path.read_text().splitlines())
@@ -403,17 +418,8 @@ class Sandbox:
                          self.limits.pids) if mode() == "isolated" else None
         limits = self.limits
 
-        def enter() -> None:  # in the child, before exec: bounds that every descendant inherits
-            if cgroup is not None and cgroup.active:
-                cgroup.enter()
-            else:  # address space, per process: a rough bound that also refuses big virtual reservations
-                memory = limits.memory_mb * 1024 * 1024
-                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            if cgroup is not None and not self.trusted:  # the uid is this sandbox's own; above pids.max
-                resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids + 16, limits.pids + 16))
-            disk = limits.disk_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        def enter() -> None:  # in the child, before exec
+            bound(cgroup, limits, own_uid=cgroup is not None and not self.trusted)
 
         started = time.perf_counter()
         process = subprocess.Popen(self.command(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
