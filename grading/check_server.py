@@ -28,7 +28,9 @@ def warm_up() -> None:
     import mlflow.utils.search_utils  # noqa: F401
 
     from grading.engine import command, grader, readonly, render  # noqa: F401
-    from grading import cli, reachability  # noqa: F401
+    from grading import cli, reachability, sandbox  # noqa: F401
+
+    sandbox.runtime()  # copied here once: a forked child exits without atexit and would leave its copy
 
 
 def answer(request: dict) -> dict:

@@ -41,3 +41,15 @@ def stop_everything_else(pid_namespace: bool) -> None:
             child.kill()
         except psutil.Error:
             pass
+
+
+def reap() -> None:
+    """Collect every child that has ended, orphans included (this process is their subreaper,
+    or the PID namespace's first process): left as zombies they would count as processes."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return

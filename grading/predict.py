@@ -146,7 +146,14 @@ def main(argv: list[str]) -> int:
     (requests,) = argv[1:] if pid_namespace else argv
     report = os.fdopen(os.dup(1), "w", buffering=1)  # private: children never hold it
     os.dup2(2, 1)
-    from grading.inside_sandbox import harden, stop_everything_else
+    serve(json.loads(requests), report, pid_namespace)
+    return 0
+
+
+def serve(requests: list, report, pid_namespace: bool) -> None:
+    """Predict for each [dataset, part, folder], one report line each. `report` is this
+    process's own: the children that load models close it."""
+    from grading.inside_sandbox import harden, reap, stop_everything_else
 
     harden()  # a child running a model's code cannot trace this process, and its children stay ours
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"  # only here, in the sandbox
@@ -154,15 +161,15 @@ def main(argv: list[str]) -> int:
     from course import labdata
 
     features = {}
-    for dataset, part, folder in json.loads(requests):
+    for dataset, part, folder in requests:
         if (dataset, part) not in features:
             features[dataset, part] = labdata.load(dataset).part(part)[0]
         answer = run_one(folder, features[dataset, part], report.fileno())
         answer = {k: answer[k] for k in ("predictions", "probabilities", "error") if k in answer}  # nothing else
         report.write(json.dumps({**answer, "model": folder, "dataset": dataset, "part": part}) + "\n")
         stop_everything_else(pid_namespace)  # what one model's code left running cannot touch the next
+        reap()
     report.flush()
-    return 0
 
 
 if __name__ == "__main__":

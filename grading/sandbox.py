@@ -214,7 +214,7 @@ class _Cgroup:
     def enter(self) -> None:
         """Called in the child before exec: move it (and so all it starts) into the groups."""
         for folder in self.folders:
-            (folder / "cgroup.procs").write_text(str(os.getpid()))
+            (folder / "cgroup.procs").write_text("0")  # 0: the writer, whatever PID namespace it is in
 
     def limits_hit(self) -> list[str]:
         hit = []
@@ -298,18 +298,24 @@ def runtime() -> Path:
         return _RUNTIME
 
 
-def _system_binds() -> list[str]:
-    args = ["--ro-bind", "/usr", "/usr"]
+def system_mounts() -> list[tuple[str, str, str]]:
+    """The system part of a sandbox's root, as (kind, source, target): "ro" a read-only bind,
+    "symlink" a link to source, "mask" /dev/null bound over a secret file. Both ways of building
+    a sandbox (bubblewrap here, grading.confine in the zygote) read this one list."""
+    mounts = [("ro", "/usr", "/usr")]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
+            mounts.append(("symlink", os.readlink(top), top))
         elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    args += ["--ro-bind", "/etc", "/etc"]
-    for secret in MASKED_FILES:
-        if os.path.exists(secret):
-            args += ["--ro-bind", "/dev/null", secret]
-    return args
+            mounts.append(("ro", top, top))
+    mounts.append(("ro", "/etc", "/etc"))
+    mounts += [("mask", "/dev/null", secret) for secret in MASKED_FILES if os.path.exists(secret)]
+    return mounts
+
+
+def _system_binds() -> list[str]:
+    flag = {"ro": "--ro-bind", "symlink": "--symlink", "mask": "--ro-bind"}
+    return [arg for kind, source, target in system_mounts() for arg in (flag[kind], source, target)]
 
 
 def _python_binds() -> list[tuple[str, str]]:
@@ -319,6 +325,12 @@ def _python_binds() -> list[tuple[str, str]]:
     code = runtime()
     binds += [(str(code / package), str(paths.ROOT / package)) for package in ("course", "grading")]
     return binds
+
+
+def readable_binds(readable: list[Path]) -> list[tuple[str, str]]:
+    """(source, target) of everything a sandbox reads besides the system: Python, the course's
+    runtime code and the folders it was given."""
+    return _python_binds() + [(str(p), str(p)) for p in readable if Path(p).exists()]
 
 
 def _parents(targets: list[str]) -> list[str]:
@@ -378,7 +390,7 @@ class Sandbox:
             size = str(self.limits.scratch_mb * 1024 * 1024)
             cmd += ["--perms", "1777", "--size", size, "--tmpfs", SCRATCH]
         # Mounted after /tmp, so that a course or a Python under /tmp (a CI clone) stays in sight.
-        binds = _python_binds() + [(str(p), str(p)) for p in self.readable if Path(p).exists()]
+        binds = readable_binds(self.readable)
         cmd += _parents([t for _, t in binds])
         for source, target in binds:
             cmd += ["--ro-bind", source, target]

@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 
 from course import paths
-from grading import atomic, harvest, prewarmed, sandbox
+from grading import atomic, harvest, prewarmed, sandbox, zygote
 from grading import execution
 from grading.engine import expectations, readonly, render
 from grading.errors import UsageError, first_line
@@ -119,12 +119,14 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
     out.mkdir(parents=True, exist_ok=True)
     todo = submissions if force else [s for s in submissions if not already_graded(out, s)]
     batch_root = Path(tempfile.mkdtemp(prefix="autograde-"))
+    loader = None
     if todo:
         prewarmed.start()
+        loader = zygote.start()  # before any submission exists
     lock, stopping = threading.Lock(), threading.Event()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers))
     try:
-        futures = [pool.submit(_grade_one, spec, s, out, batch_root, limits, lock, stopping) for s in todo]
+        futures = [pool.submit(_grade_one, spec, s, out, batch_root, limits, lock, stopping, loader) for s in todo]
         _wait(futures, progress, len(todo))
     except KeyboardInterrupt:
         stopping.set()
@@ -134,6 +136,7 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        zygote.stop()
         shutil.rmtree(batch_root, ignore_errors=True)
         write_gradebook(out)
     return write_gradebook(out)
@@ -154,7 +157,8 @@ def _wait(futures, progress: bool, total: int) -> None:
             future.result()
 
 
-def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits: Limits, lock, stopping) -> None:
+def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits: Limits, lock, stopping,
+               loader: str | None) -> None:
     if stopping.is_set():
         return
     started = time.perf_counter()
@@ -165,7 +169,7 @@ def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits
     try:
         with sandbox.identity() as uid, \
                 sandbox.workspace(batch_root / submission.student, uid, limits.disk_mb) as workspace:
-            status, result, executed = _execute_and_grade(spec, submission, workspace, private, limits, uid)
+            status, result, executed = _execute_and_grade(spec, submission, workspace, private, limits, uid, loader)
     except Exception as exc:  # the grader's own failure still gives this student a result
         status = {"status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:300], "cell": None, "source": ""}
         result = _nothing_earned(spec, "the grader failed on this submission")
@@ -208,7 +212,8 @@ def _invalid(ename: str, evalue: str) -> dict:
     return {"status": "invalid", "ename": ename, "evalue": evalue[:200], "cell": None, "source": ""}
 
 
-def _execute_and_grade(spec, submission: Submission, workspace: Path, private: Path, limits: Limits, uid):
+def _execute_and_grade(spec, submission: Submission, workspace: Path, private: Path, limits: Limits, uid,
+                       loader: str | None):
     data, status = _read_submission(submission)
     if status is None:
         try:
@@ -244,7 +249,7 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
     status["limits"] = _limits_hit(done, status, workspace, limits)
     executed = _harvest_executed(workspace, limits, status)
     # Runs logged before a crash or a timeout still count: grade whatever the store holds.
-    return status, _grade_store(spec, workspace, inside, private, limits, uid, status), executed
+    return status, _grade_store(spec, workspace, inside, private, limits, uid, status, loader), executed
 
 
 def _limits_hit(done, status: dict, workspace: Path, limits: Limits) -> list[str]:
@@ -272,7 +277,8 @@ def _harvest_executed(workspace: Path, limits: Limits, status: dict) -> bytes | 
         return None
 
 
-def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Limits, uid, status: dict) -> GradingResult:
+def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Limits, uid, status: dict,
+                 loader: str | None) -> GradingResult:
     """Grade a private copy of the workspace (the store, and artifacts wherever in it MLflow put
     them), confined to that copy."""
     copy = private / "workspace"
@@ -291,7 +297,8 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
     # forked from a process that has imported MLflow already (grading.prewarmed).
     # Paths in it are the sandbox's; the child reads them from the private copy.
     args = [spec.target, paths.sqlite_uri(copy / "store"), str(copy), str(seen_as), "--memory-mb", str(limits.memory_mb),
-            "--pids", str(limits.pids), "--disk-mb", str(limits.disk_mb), *(["--uid", str(uid)] if uid is not None else [])]
+            "--pids", str(limits.pids), "--disk-mb", str(limits.disk_mb), *(["--uid", str(uid)] if uid is not None else []),
+            *(["--zygote", loader] if loader else [])]
     done = prewarmed.run("grading.autograde.grade_store:main", args, sandbox.Limits(
         timeout=GRADE_SECONDS, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
     lines = done.stdout.strip().splitlines()

@@ -1,6 +1,7 @@
 """Grade one submission's private store copy in a child process of the grader.
 
-``python -m grading.autograde.grade_store LAB STORE_URI COPY SEEN_AS [--uid N] --memory-mb MB --pids N --disk-mb MB``
+``python -m grading.autograde.grade_store LAB STORE_URI COPY SEEN_AS [--uid N] --memory-mb MB --pids N --disk-mb MB
+[--zygote SOCKET]``
 
 The database was written by the submission: a query over it may be slow or large, so the
 autograder runs this under a memory cgroup and a deadline (grading.autograde.batch), and a store
@@ -23,6 +24,9 @@ def warm_up() -> None:
 
     from grading.engine import expectations, grader, readonly  # noqa: F401
     from grading.engine.kinds import truth  # noqa: F401
+    from grading import sandbox
+
+    sandbox.runtime()  # copied here once: a forked child exits without atexit and would leave its copy
 
 
 if __name__ != "__main__":  # imported: by the forkserver's preload, or by the batch
@@ -39,6 +43,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--pids", type=int, required=True)
     parser.add_argument("--disk-mb", type=int, required=True)
+    parser.add_argument("--zygote", default=None, help="the socket of the batch's model loader (grading.zygote)")
     args = parser.parse_args(argv)
 
     from pathlib import Path
@@ -51,7 +56,7 @@ def main(argv: list[str]) -> int:
     readonly.protect(uris.sqlite_file(args.uri))
     limits = sandbox.Limits(memory_mb=args.memory_mb, pids=args.pids, disk_mb=args.disk_mb)
     context = Context(confine=Path(args.copy), relocate=(args.seen_as, args.copy), sandbox_uid=args.uid,
-                      sandbox_limits=limits)
+                      sandbox_limits=limits, zygote=args.zygote)
     result = grader.grade(expectations.load(args.lab), args.uri, context=context)
     for check in result.checks:  # the student knows the folder as the sandbox showed it, not the grader's copy
         check.message = check.message.replace(args.copy, args.seen_as)

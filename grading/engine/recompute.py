@@ -64,7 +64,7 @@ def score(labels, answer: dict, name: str) -> dict:
 def predict_all(store, wanted: set[tuple[str, str, str]]) -> None:
     """Predict each (dataset, part, model uri) not predicted yet into store.predictions, all in one
     sandbox: it imports MLflow and scikit-learn once, and each model's files are copied out once."""
-    from grading import harvest, predict, sandbox
+    from grading import harvest, predict, sandbox, zygote
 
     pending = sorted(w for w in wanted if w not in store.predictions)
     if not pending:
@@ -87,9 +87,12 @@ def predict_all(store, wanted: set[tuple[str, str, str]]) -> None:
         if not requests:
             return
         limits = dataclasses.replace(store.context.sandbox_limits, timeout=30 + predict.MODEL_SECONDS * len(requests))
-        box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=store.context.sandbox_uid)
-        namespace = ["--pid-namespace"] if sandbox.mode() != "process" else []
-        done = box.run_module("grading.predict", [*namespace, json.dumps(requests)])
+        if store.context.zygote and store.context.sandbox_uid is not None:  # the batch's warm loader
+            done = zygote.run(store.context.zygote, requests, store.context.sandbox_uid, limits, [scratch])
+        else:
+            box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=store.context.sandbox_uid)
+            namespace = ["--pid-namespace"] if sandbox.mode() != "process" else []
+            done = box.run_module("grading.predict", [*namespace, json.dumps(requests)])
         answers = _read_report(done.stdout)
         uri_of = {folder: uri for uri, folder in folder_of.items()}
         for dataset, part, folder in requests:

@@ -48,6 +48,7 @@ class Context:
     relocate: tuple[str, str] | None = None  # (folder the database names, where its copy is)
     sandbox_uid: int | None = None
     sandbox_limits: object = None  # grading.sandbox.Limits; required when models are recomputed
+    zygote: str | None = None  # the socket of a warm model loader (grading.zygote), with sandbox_uid
 
 
 class Store:
