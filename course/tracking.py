@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from course import paths, uris
+from course import paths, store_template, uris
 
 UI_LINK = "{base}/#/experiments/{experiment_id}?workflowType=machine_learning"
 
@@ -50,6 +50,7 @@ def use_experiment(experiment_name: str, tracking_uri: str = ""):
     database = uris.sqlite_file(uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
+        store_template.seed(database)  # a migrated empty store, instead of ~1 s of migrations
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.get_experiment_by_name(experiment_name)
     if experiment is None:

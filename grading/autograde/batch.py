@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from course import paths
+from course import paths, store_template
 from grading import atomic, harvest, prewarmed, sandbox, zygote
 from grading import execution
 from grading.engine import expectations, readonly, render
@@ -226,8 +226,11 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
     notebook.write_bytes(data)
     store = workspace / "store"
     store.mkdir()
+    seeded = store_template.seed(store / "mlflow.db")  # as a fresh store the notebook would make, minus ~1 s
     if uid is not None:
         os.chown(store, uid, uid)
+        if seeded:
+            os.chown(store / "mlflow.db", uid, uid)
     box = sandbox.Sandbox(workspace=workspace, uid=uid, limits=sandbox.Limits(
         timeout=limits.timeout + SANDBOX_SLACK, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
     inside = box.inside
@@ -289,7 +292,7 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
     if not (copy / "store").is_dir():
         return _nothing_earned(spec, "the notebook replaced its tracking store folder")
     database = copy / "store" / "mlflow.db"
-    if not database.exists():
+    if not database.exists() or store_template.untouched(database):
         return _nothing_earned(spec, "the notebook logged nothing: it never opened its tracking store")
     if readonly.store_problem(database, paths.sqlite_uri(copy / "store")):
         return _nothing_earned(spec, "the notebook's tracking store is not a current MLflow database")
