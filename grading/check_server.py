@@ -17,7 +17,8 @@ import json
 import os
 import sys
 
-FORWARDED = ("MLFLOW_", "AWS_")  # what a request's env replaces: the kernel may change them between checks
+# What a request's env replaces: the kernel may change them between checks (COURSE_LEARNER: course.learner).
+FORWARDED = ("MLFLOW_", "AWS_", "COURSE_LEARNER")
 
 
 def warm_up() -> None:

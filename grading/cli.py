@@ -67,8 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri", default=None,
         help="the store to read (default: $MLFLOW_TRACKING_URI, else the course's SQLite store)",
     )
-    check.add_argument("--experiment-prefix", default="", metavar="P",
-                       help="prefix of the experiment names, e.g. a learner's id")
+    check.add_argument("--learner", default=None, metavar="NAME",
+                       help="whose names to check: NAME- starts every experiment and registered model name "
+                       "(default: $COURSE_LEARNER, else the MLflow username the client sends; none on a laptop)")
+    check.add_argument("--experiment-prefix", default=None, metavar="P",
+                       help="a literal prefix of every experiment and registered model name, instead of --learner")
     check.add_argument("--only", action="append", metavar="CHECK", help="run just this check id; repeat for several")
     check.add_argument("--reproduce", action="store_true",
                        help="also re-run what the target can reproduce (e.g. an MLflow project) in a scratch store and compare")

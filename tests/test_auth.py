@@ -194,3 +194,35 @@ def test_the_probe_logs_in_as_mlflows_client_would(monkeypatch, tmp_path):
     assert reachability._auth_headers() == {"Authorization": "Basic " + base64.b64encode(b"carol:from-the-file").decode()}
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "from-the-env")  # the environment wins, as in MLflow
     assert reachability._auth_headers() == {"Authorization": "Basic " + base64.b64encode(b"carol:from-the-env").decode()}
+
+
+def test_two_learners_do_lab04_on_one_server_each_in_their_own_names(server, learners, tmp_path, monkeypatch):
+    """Both run the lab04 solution as themselves, on one server: no name clashes, and each one's
+    self-checks and `check` (with no argument but their login) give full marks."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from grading.engine import expectations
+
+    for who, password in LEARNERS.items():
+        env = {**os.environ, **credentials(who, password), "MLFLOW_TRACKING_URI": server}
+        executed = tmp_path / f"lab04-{who}.ipynb"
+        ran = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "solutions" / "lab04.ipynb"), str(executed),
+                              "--cwd", str(tmp_path), "--no-progress-bar"], env=env, capture_output=True, text=True,
+                             timeout=600)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        assert "<strong>lab04</strong>: 100/100 points" in executed.read_text()  # the notebook's own last self-check
+        checked = run_cli("check", "lab04", "--tracking-uri", server, "--format", "json", env=credentials(who, password))
+        report = json.loads(checked.stdout)
+        assert checked.returncode == 0 and report["score"] == expectations.load("lab04").max_score, report
+    for name, value in credentials(*ADMIN).items():
+        monkeypatch.setenv(name, value)
+    admin = MlflowClient(tracking_uri=server)
+    assert {"alice-lab04", "bob-lab04"} <= {e.name for e in admin.search_experiments()}
+    assert {"alice-lab04-classifier", "bob-lab04-classifier"} <= {m.name for m in admin.search_registered_models()}
+    alices = admin.get_experiment_by_name("alice-lab04").experiment_id
+    for name, value in credentials("bob", LEARNERS["bob"]).items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(MlflowException) as denied:
+        MlflowClient(tracking_uri=server).get_experiment(alices)
+    assert denied.value.get_http_status_code() == 403

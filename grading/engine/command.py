@@ -27,7 +27,7 @@ def check(args) -> int:
         reachability.ensure_reachable(uri)
     started = time.perf_counter()
     options = {"reproduce"} if args.reproduce else set()
-    result = grader.grade(spec, uri, args.experiment_prefix, only=args.only, options=options)
+    result = grader.grade(spec, uri, names_prefix(args), only=args.only, options=options)
     elapsed = time.perf_counter() - started
     renderer = render.FORMATS[args.format]
     report = renderer(result, execution_time=elapsed) if args.format == "gradescope" else renderer(result)
@@ -38,6 +38,15 @@ def check(args) -> int:
     else:
         print(report)
     return 0 if result.passed else 1
+
+
+def names_prefix(args) -> str:
+    """What the learner's names start with: the notebooks name things through course.learner too."""
+    from course import learner
+
+    if args.experiment_prefix is not None:
+        return args.experiment_prefix
+    return learner.prefix(args.learner)
 
 
 def write_atomically(path: Path, text: str) -> None:

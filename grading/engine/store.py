@@ -72,6 +72,10 @@ class Store:
     def experiment_name(self, key: str) -> str:
         return self.prefix + self.expectations.experiments[key]
 
+    def registered_name(self, name: str) -> str:
+        """A registered model's name in this learner's namespace, as for experiments."""
+        return self.prefix + name
+
     def experiment(self, key: str):
         """The experiment by name, or None; one query per experiment, cached."""
         if key not in self._experiments:

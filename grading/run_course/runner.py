@@ -117,12 +117,14 @@ def reference_parameters(section: Section) -> dict:
 
 
 def grade_section(run: SectionRun, tracking_uri: str) -> None:
-    """Run the section's checks against the store it just logged into."""
+    """Run the section's checks against the store it just logged into, in the names the notebook
+    used (course.learner: the learner's username first on a class server)."""
+    from course import learner
     from grading.engine import expectations, grader
 
     if run.section not in expectations.targets():
         return
-    graded = grader.grade(expectations.load(run.section), tracking_uri)
+    graded = grader.grade(expectations.load(run.section), tracking_uri, learner.prefix())
     run.checks_passed, run.checks_total = graded.counts
     run.score, run.max_score = graded.score, graded.max_score
     run.failed_checks = [f"{c.id}: {c.message} (hint: {c.hint})" for c in graded.checks if not c.passed]

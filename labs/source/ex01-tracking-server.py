@@ -26,9 +26,11 @@ import urllib.request
 import mlflow
 import numpy as np
 
+from course.learner import named
 from course.tracking import artifact_root_for, resolve_uri
 from grading import check
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 np.random.seed(seed)
 store_uri, _ = resolve_uri()
 artifacts_dir = artifact_root_for(store_uri)  # beside the store's database: where the grader looks

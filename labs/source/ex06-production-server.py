@@ -34,9 +34,11 @@ from sklearn.metrics import accuracy_score
 
 from course import stack
 from course.labdata import ex06 as lab_data
+from course.learner import named
 from course.tracking import artifact_root_for, resolve_uri
 from grading import check
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 np.random.seed(seed)
 # The labels are integers, and inferring the output schema warns about missing values they cannot hold.
 warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")

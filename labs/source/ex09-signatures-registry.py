@@ -24,9 +24,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from course.labdata import ex09 as lab_data
+from course.learner import named
 from course.tracking import use_experiment
 from grading import check
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
+registered_model_name = named(registered_model_name)
 experiment = use_experiment(experiment_name)
 client = mlflow.MlflowClient()
 warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")

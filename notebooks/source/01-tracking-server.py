@@ -42,8 +42,10 @@ from pathlib import Path
 import numpy as np
 
 from course import paths
+from course.learner import named
 from course.tracking import artifact_root_for, resolve_uri
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 random.seed(seed)
 np.random.seed(seed)
 

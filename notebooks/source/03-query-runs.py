@@ -33,8 +33,10 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier
 
+from course.learner import named
 from course.tracking import use_experiment
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 random.seed(seed)
 np.random.seed(seed)
 experiment = use_experiment(experiment_name, tracking_uri)

@@ -48,8 +48,10 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
 
+from course.learner import named
 from course.tracking import use_experiment
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 random.seed(seed)
 np.random.seed(seed)
 experiment = use_experiment(experiment_name, tracking_uri)

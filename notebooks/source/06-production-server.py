@@ -142,8 +142,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
+from course.learner import named
 from course.tracking import use_experiment
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 experiment = use_experiment(experiment_name, server_url)
 X, y = load_iris(return_X_y=True, as_frame=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)

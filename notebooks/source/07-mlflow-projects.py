@@ -37,8 +37,10 @@ from pathlib import Path
 import mlflow
 
 from course import paths
+from course.learner import named
 from course.tracking import use_experiment, workspace_dir
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 experiment = use_experiment(experiment_name, tracking_uri)
 project = paths.ROOT / "projects" / "forest-classifier"
 

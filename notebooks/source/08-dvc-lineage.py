@@ -42,8 +42,10 @@ import pandas as pd
 import yaml
 
 from course import churn
+from course.learner import named
 from course.tracking import use_experiment, workspace_dir
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 random.seed(seed)
 np.random.seed(seed)
 experiment = use_experiment(experiment_name, tracking_uri)

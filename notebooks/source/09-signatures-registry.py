@@ -36,8 +36,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
+from course.learner import named
 from course.tracking import use_experiment
 
+experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
+registered_model_name = named(registered_model_name)
 random.seed(seed)
 np.random.seed(seed)
 experiment = use_experiment(experiment_name, tracking_uri)

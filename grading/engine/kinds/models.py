@@ -108,7 +108,7 @@ def registered_model(store, spec) -> Outcome:
     """A registered model whose alias points at the version logged by the best selected run."""
     from mlflow.exceptions import MlflowException
 
-    name, alias, metric = spec["name"], spec.get("alias", "champion"), spec["best_by"]
+    name, alias, metric = store.registered_name(spec["name"]), spec.get("alias", "champion"), spec["best_by"]
     expected = f"registered model {name!r} with alias {alias!r} on the version from the run with the best {metric}"
     try:
         version = store.client.get_model_version_by_alias(name, alias)

@@ -83,6 +83,7 @@ def _registered_source(store, model: str) -> tuple[str, str]:
     from mlflow.exceptions import MlflowException
 
     name, _, alias = model.partition("@")
+    name = store.registered_name(name)
     try:
         version = store.client.get_model_version_by_alias(name, alias)
     except MlflowException:
