@@ -29,6 +29,8 @@ from course.errors import CourseError
 # The basic-auth app's routes (mlflow/server/auth/routes.py).
 GET_USER = "/api/2.0/mlflow/users/get"
 CREATE_USER = "/api/2.0/mlflow/users/create"
+LIST_USERS = "/api/2.0/mlflow/users/list"
+CURRENT_USER = "/api/2.0/mlflow/users/current"
 TIMEOUT = 10.0
 
 
@@ -107,6 +109,22 @@ class AuthServer:
         if status == 404:  # a server without the auth app has no such route
             raise AccountsError(f"{self.uri} manages no users; start it with `mlflow server --app-name basic-auth`")
         raise AccountsError(f"looking up {username!r} on {self.uri} failed: HTTP {status} {_message(body)}")
+
+    def is_admin(self) -> bool:
+        """Whether this login is an admin (a learner's may list the accounts too, but sees only their own work)."""
+        status, body = self._request(CURRENT_USER)
+        if status != 200:
+            raise AccountsError(f"asking {self.uri} who {self.admin!r} is failed: HTTP {status} {_message(body)}")
+        return bool((body.get("user") or {}).get("is_admin"))
+
+    def users(self) -> list[dict]:
+        """Every account on the server: {"username": ..., "is_admin": ...} each."""
+        status, body = self._request(LIST_USERS)
+        if status == 404:
+            raise AccountsError(f"{self.uri} manages no users; start it with `mlflow server --app-name basic-auth`")
+        if status != 200 or not isinstance(body.get("users"), list):
+            raise AccountsError(f"listing the users of {self.uri} failed: HTTP {status} {_message(body)}")
+        return [u for u in body["users"] if isinstance(u, dict) and isinstance(u.get("username"), str)]
 
     def create(self, username: str, password: str) -> None:
         status, body = self._request(CREATE_USER, payload={"username": username, "password": password})

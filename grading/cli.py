@@ -94,6 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="notebook files, or folders of them")
     grade.set_defaults(handler=_tool('grading.autograde.command', 'grade'))
 
+    klass = commands.add_parser(
+        "grade-class",
+        help="grade every learner's work on a class server, from the server (read-only)",
+        description="Grade each learner's namespace on a shared tracking server (alice's lab04 is alice-lab04) "
+        "with the admin login from the environment, as MLflow's client reads it. Writes results.json and "
+        "feedback.md per learner, gradebook.csv and class-report.html. A learner with nothing logged gets 0.",
+    )
+    klass.add_argument("--lab", required=True, help="the lab or exercise set (python -m grading list names them)")
+    klass.add_argument("--tracking-uri", required=True, metavar="URL", help="the class server, http(s)://HOST:PORT")
+    klass.add_argument("--learners", type=Path, default=None, metavar="CSV",
+                       help="the username,password CSV of course.accounts (passwords unused); default: every "
+                       "account on the server that is not an admin")
+    klass.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the results")
+    klass.set_defaults(handler=_tool('grading.grade_class.command', 'grade_class'))
+
     one = commands.add_parser(
         "grade-one",
         help="autograde one upload (Gradescope's entry point): its one notebook, one results.json",

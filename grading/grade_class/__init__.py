@@ -1,0 +1,1 @@
+"""`python -m grading grade-class`: every learner's namespace on a class server, graded from the server."""
