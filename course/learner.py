@@ -24,13 +24,17 @@ def username() -> str:
     if not name:
         from mlflow.utils.credentials import read_mlflow_creds
 
-        name = (read_mlflow_creds().username or "").strip()
-    return UNSAFE.sub("-", name).strip("-")
+        name = read_mlflow_creds().username or ""
+    return _safe(name)
+
+
+def _safe(name: str) -> str:
+    return UNSAFE.sub("-", name.strip()).strip("-")
 
 
 def prefix(name: str | None = None) -> str:
     """What every name of this learner's starts with: "alice-", or "" without a learner."""
-    name = username() if name is None else UNSAFE.sub("-", name).strip("-")
+    name = username() if name is None else _safe(name)
     return f"{name}-" if name else ""
 
 

@@ -22,7 +22,7 @@ def test_the_report_ranks_hints_by_learners_and_escapes_what_learners_wrote():
         "alice": result(spec, {}),
         "bob": result(spec, {"registry": 0, "truthful": 0}),
         "<script>alert(1)</script>": result(spec, {"registry": 0}, message="<img src=x onerror=alert(1)>"),
-        "dora": result(spec, {c.id: 0 for c in spec.chosen()}, message="not graded: nothing logged: none"),
+        "dora": result(spec, {c.id: 0 for c in spec.chosen()}, message=f"not graded: {report.NOTHING_LOGGED}"),
     }
     page = report.html(spec, results)
     assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page

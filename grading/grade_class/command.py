@@ -20,7 +20,6 @@ from grading.engine.kinds import HOST_EFFECTS
 from grading.errors import UsageError
 from grading.grade_class import report, roster
 
-NOTHING_LOGGED = "nothing logged: none of this lab's experiments exists under this learner's names"
 
 
 def grade_class(args) -> int:
@@ -49,7 +48,7 @@ def grade_class(args) -> int:
         results[name] = grade_learner(spec, uri, name)
         write_learner(args.out, name, results[name], time.perf_counter() - started)
         result = results[name]
-        print(f"{name:<24} {result.score:>5g}/{result.max_score:<5g} {'nothing logged' if _nothing(result) else ''}",
+        print(f"{name:<24} {result.score:>5g}/{result.max_score:<5g} {'nothing logged' if report.nothing_logged(result) else ''}",
               flush=True)
     rows = batch.write_gradebook(args.out)
     atomic.write_text(args.out / "class-report.html", report.html(spec, results))
@@ -65,12 +64,8 @@ def grade_learner(spec, uri: str, name: str):
     prefix = learner.prefix(name)
     probe = Store(uri, spec, prefix)
     if not any(probe.experiment(key) is not None for key in spec.experiments):
-        return batch._nothing_earned(spec, NOTHING_LOGGED)
+        return batch._nothing_earned(spec, report.NOTHING_LOGGED)
     return grader.grade(spec, uri, prefix)
-
-
-def _nothing(result) -> bool:
-    return all(c.message.endswith(NOTHING_LOGGED) for c in result.checks)
 
 
 def write_learner(out, name: str, result, seconds: float) -> None:
@@ -80,6 +75,6 @@ def write_learner(out, name: str, result, seconds: float) -> None:
     status = {"status": "completed"}
     atomic.write_text(target / "results.json", render.gradescope(result, execution_time=seconds))
     atomic.write_text(target / "feedback.md", batch.feedback(result, status))
-    row = batch.Row(student, result.score, result.max_score, "nothing logged" if _nothing(result) else "graded", "",
+    row = batch.Row(student, result.score, result.max_score, "nothing logged" if report.nothing_logged(result) else "graded", "",
                     name)
     atomic.write_text(target / "grading.json", json.dumps(asdict(row)))
