@@ -9,13 +9,20 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 # The lock pins every package and is installed as it is (--no-deps: nothing it leaves out comes back);
-# the project itself goes in editable, with no extra resolution.
+# the project itself goes in editable, with no extra resolution. uv installs the same files as pip,
+# but downloads in parallel and compiles the bytecode on every core: 27 s instead of pip's 77 s on a
+# fresh machine with two cores (benchmarks/install.py).
+UV_PIN := uv==0.13.9
+UV := $(VENV)/bin/uv
+UV_INSTALL := $(UV) pip install --quiet --python $(PY) --link-mode copy --compile-bytecode
+
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: the course needs Python 3.11; set PYTHON=/path/to/python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "Installing the course's pinned packages into $(VENV) (once; a few minutes on a fresh machine)..."
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "Installing the course's pinned packages into $(VENV) (once; under a minute on a fresh machine)..."
+	$(PY) -m pip install --quiet --disable-pip-version-check $(UV_PIN)
+	$(UV_INSTALL) --no-deps -r requirements.lock
+	$(UV_INSTALL) --no-deps -e .
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -38,6 +45,7 @@ ui: $(STAMP)
 	$(PY) -m course.serve
 
 bench: $(STAMP)
+	$(PY) benchmarks/install.py
 	$(PY) benchmarks/course_run.py
 	$(PY) benchmarks/grading_scale.py
 	$(PY) benchmarks/autograde.py

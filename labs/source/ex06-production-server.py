@@ -28,6 +28,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import sklearn
 import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
@@ -74,8 +75,10 @@ print("this notebook holds the bucket's keys:", any(key in os.environ for key in
 # 2. Fit `LogisticRegression(max_iter=500, random_state=seed)` on `X_train, y_train`.
 # 3. In one run, log the parameter `random_state`, the metric `accuracy` on the test rows
 #    (`X_test, y_test`), and the model with `mlflow.sklearn.log_model(model, name="model",
-#    input_example=X_train.head(3))`, which infers a signature from the example. Keep the run's
-#    id in `run_id` and what `log_model` returns in `model_info`.
+#    input_example=X_train.head(3), pip_requirements=[f"scikit-learn=={sklearn.__version__}"])`.
+#    The example gives it a signature; the named requirement spares a second Python that would
+#    load the model only to find it. Keep the run's id in `run_id` and what `log_model` returns
+#    in `model_info`.
 
 # %%
 ### BEGIN SOLUTION
@@ -85,7 +88,8 @@ model = LogisticRegression(max_iter=500, random_state=seed).fit(X_train, y_train
 with mlflow.start_run(run_name="through-the-team-server") as run:
     mlflow.log_param("random_state", seed)
     mlflow.log_metric("accuracy", accuracy_score(y_test, model.predict(X_test)))
-    model_info = mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3))
+    model_info = mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3),
+                                          pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
 run_id = run.info.run_id
 ### END SOLUTION
 print("experiment's artifact location:", mlflow.get_experiment_by_name(experiment_name).artifact_location)

@@ -18,6 +18,7 @@ seed: int = 42  # seeds the models; logged as random_state (the split's seed is 
 import warnings
 
 import mlflow
+import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.pipeline import make_pipeline
@@ -50,7 +51,8 @@ for C in (0.001, 1.0):
         mlflow.log_params({"C": C, "random_state": seed})
         val_accuracy = accuracy_score(y_val, model.predict(X_val))
         mlflow.log_metric("val_accuracy", val_accuracy)
-        info = mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3))
+        info = mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3),
+                                        pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
     candidates[run.info.run_id] = (val_accuracy, info.model_uri)
     print(f"C={C:<6} val_accuracy={val_accuracy:.4f}")
 

@@ -42,6 +42,7 @@ import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, classification_report, log_loss
@@ -117,6 +118,7 @@ with mlflow.start_run(run_name="rf-with-artifacts") as run:
         name="model",
         input_example=X_train.head(5),
         skops_trusted_types=["sklearn.tree._tree.Tree"],
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],  # named: inference costs seconds (section 02)
     )
 plt.close(fig)
 print("Logged run:", run.info.run_name)

@@ -137,6 +137,7 @@ print("Server healthy:", urllib.request.urlopen(f"{server_url}/health", timeout=
 # %%
 import mlflow
 from mlflow.models import infer_signature
+import sklearn
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
@@ -157,6 +158,7 @@ with mlflow.start_run(run_name="through-the-proxy") as run:
     mlflow.log_params({"seed": seed, "metadata_store": metadata_store})
     mlflow.log_metric("accuracy", accuracy)
     mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3),
+                             pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
                              signature=infer_signature(X_train, model.predict(X_train)))
     mlflow.log_dict({"server": "proxying", "artifact_uri_scheme": mlflow.get_artifact_uri().split(":")[0]},
                     "stack/proxy.json")

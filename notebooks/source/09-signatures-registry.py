@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
+import sklearn
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.datasets import load_iris
@@ -46,6 +47,8 @@ np.random.seed(seed)
 experiment = use_experiment(experiment_name, tracking_uri)
 client = mlflow.MlflowClient()
 warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+# Every model below names its one requirement: inferring it would start a second Python per model.
+requirements = [f"scikit-learn=={sklearn.__version__}"]
 
 X, y = load_iris(return_X_y=True, as_frame=True)
 X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
@@ -96,7 +99,8 @@ print(signature)
 with mlflow.start_run(run_name="signature-demo") as run:
     mlflow.log_params({"C": 1.0, "random_state": seed})
     mlflow.set_tags({"purpose": "signature-demo", "team": "course"})
-    demo = mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=X_train.head(3))
+    demo = mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=X_train.head(3),
+                                    pip_requirements=requirements)
 
 served = mlflow.pyfunc.load_model(demo.model_uri)
 print("a well-formed request:", served.predict(X_test.head(3)).tolist())
@@ -141,7 +145,7 @@ print(f"scikit-learn, reordered array: no error, {(wrong != model.predict(X_test
 # %%
 with mlflow.start_run(run_name="no-signature-demo"):
     mlflow.set_tags({"purpose": "signature-demo", "team": "course"})
-    bare = mlflow.sklearn.log_model(model, name="model")
+    bare = mlflow.sklearn.log_model(model, name="model", pip_requirements=requirements)
 print("signature when neither is given:", mlflow.models.get_model_info(bare.model_uri).signature)
 
 # %% [markdown]
@@ -164,7 +168,8 @@ for C in [0.01, 1.0]:
     with mlflow.start_run(run_name=f"logreg-C{C}") as run:
         mlflow.log_params({"C": C, "random_state": seed, "test_size": test_size, "val_size": val_size})
         mlflow.set_tags({"purpose": "registry-candidate", "team": "course"})
-        info = mlflow.sklearn.log_model(candidate, name="model", input_example=X_train.head(3))
+        info = mlflow.sklearn.log_model(candidate, name="model", input_example=X_train.head(3),
+                                        pip_requirements=requirements)
         mlflow.log_metric("val_accuracy", val_accuracy, model_id=info.model_id, dataset=validation)
     candidates[C] = (run.info.run_id, info.model_uri, val_accuracy)
     print(f"C={C:<5} val_accuracy={val_accuracy:.4f}")

@@ -10,7 +10,8 @@ model = LogisticRegression(max_iter=500, random_state=seed).fit(X_train, y_train
 with mlflow.start_run(run_name="through-the-team-server") as run:
     mlflow.log_param("random_state", seed)
     mlflow.log_metric("accuracy", accuracy_score(y_test, model.predict(X_test)))
-    model_info = mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3))
+    model_info = mlflow.sklearn.log_model(model, name="model", input_example=X_train.head(3),
+                                          pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
 run_id = run.info.run_id''',
      '''mlflow.set_tracking_uri(server_url)
 client = mlflow.MlflowClient()
