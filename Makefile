@@ -3,10 +3,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
-.PHONY: setup run test notebooks lab ui bench clean
+.PHONY: setup run test notebooks lab ui hub bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
+
+# JupyterHub's proxy (configurable-http-proxy) is the one Node.js part: package-lock.json pins it.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is missing (JupyterHub's proxy needs Node.js 20); install nodejs and npm" >&2; exit 2; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
 
 # The lock pins every package and is installed as it is (--no-deps: nothing it leaves out comes back);
 # the project itself goes in editable, with no extra resolution. uv installs the same files as pip,
@@ -31,7 +38,7 @@ run: $(STAMP)
 # Four workers on two cores: many tests wait on servers, kernels and sandboxes, and the extra workers
 # fill that time (on one commit, from a fresh clone: 945 s with three, 888 s with four). Each file's tests stay on one worker (conftest.py says which files are spread instead).
 # The 30 slowest tests are listed at the end, to keep the whole run under 15 minutes.
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests notebooks solutions --nbval -p no:cacheprovider -n 4 --dist loadfile --durations=30
 
 # Rebuild notebooks/*.ipynb from notebooks/source/*.py and re-execute them on fresh stores.
@@ -44,6 +51,10 @@ lab: $(STAMP)
 ui: $(STAMP)
 	$(PY) -m course.serve
 
+# JupyterHub for a class, on the MLflow server in MLFLOW_TRACKING_URI (docs/classroom.md).
+hub: $(STAMP) $(NODE_STAMP)
+	$(PY) -m course.hub
+
 bench: $(STAMP)
 	$(PY) benchmarks/install.py
 	$(PY) benchmarks/course_run.py
@@ -52,4 +63,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/server_load.py
 
 clean:
-	rm -rf build .course
+	rm -rf build .course node_modules

@@ -53,7 +53,7 @@ SPREAD = {"tests/test_mutations.py", "tests/test_load.py"}
 BY_PARAMETER = {"tests/test_exercises.py"}
 # The files that take longest on one worker (minutes each), longest first: starting them first keeps
 # the other workers busy with everything else meanwhile.
-LONGEST = ["tests/test_production_stack.py", "tests/test_autograde.py"]
+LONGEST = ["tests/test_production_stack.py", "tests/test_hub.py", "tests/test_autograde.py"]
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -115,7 +115,7 @@ def test_accounts_bad_input_is_one_line(server, learners, tmp_path):
 
 def test_the_grader_works_with_a_learners_credentials(server, learners, tmp_path):
     # The quiz is the cheapest section that logs and is graded; models and their files go through
-    # this server with a learner's login in lab04_by_two below.
+    # the class server with a learner's login in test_hub.py.
     alice = credentials("alice", LEARNERS["alice"])
     ran = run_cli("run-course", "--only", "10-quiz", "--no-exercises", "--tracking-uri", server, "--no-progress",
                   "--out", str(tmp_path / "out"), env=alice, timeout=600)
@@ -197,74 +197,6 @@ def test_the_probe_logs_in_as_mlflows_client_would(monkeypatch, tmp_path):
     assert reachability._auth_headers() == {"Authorization": "Basic " + base64.b64encode(b"carol:from-the-file").decode()}
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "from-the-env")  # the environment wins, as in MLflow
     assert reachability._auth_headers() == {"Authorization": "Basic " + base64.b64encode(b"carol:from-the-env").decode()}
-
-
-@pytest.fixture(scope="module")
-def lab04_by_two(server, learners, tmp_path_factory):
-    """alice and bob each run the lab04 solution as themselves on the one server."""
-    folder = tmp_path_factory.mktemp("lab04-by-two")
-    for who, password in LEARNERS.items():
-        env = {**os.environ, **credentials(who, password), "MLFLOW_TRACKING_URI": server}
-        executed = folder / f"lab04-{who}.ipynb"
-        ran = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "solutions" / "lab04.ipynb"), str(executed),
-                              "--cwd", str(folder), "--no-progress-bar"], env=env, capture_output=True, text=True,
-                             timeout=600)
-        assert ran.returncode == 0, ran.stderr[-3000:]
-    return folder
-
-
-def test_two_learners_do_lab04_on_one_server_each_in_their_own_names(server, lab04_by_two, monkeypatch):
-    """Both run the lab04 solution as themselves, on one server: no name clashes, and each one's
-    self-checks (the grader, in their names, from their login alone) give full marks. grade-class
-    grades the same two namespaces from the server below, and test_learner.py runs `check`."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    for who in LEARNERS:
-        executed = lab04_by_two / f"lab04-{who}.ipynb"
-        assert "<strong>lab04</strong>: 100/100 points" in executed.read_text()  # the notebook's own last self-check
-    for name, value in credentials(*ADMIN).items():
-        monkeypatch.setenv(name, value)
-    admin = MlflowClient(tracking_uri=server)
-    assert {"alice-lab04", "bob-lab04"} <= {e.name for e in admin.search_experiments()}
-    assert {"alice-lab04-classifier", "bob-lab04-classifier"} <= {m.name for m in admin.search_registered_models()}
-    alices = admin.get_experiment_by_name("alice-lab04").experiment_id
-    for name, value in credentials("bob", LEARNERS["bob"]).items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(MlflowException) as denied:
-        MlflowClient(tracking_uri=server).get_experiment(alices)
-    assert denied.value.get_http_status_code() == 403
-
-
-def test_grade_class_grades_each_namespace_from_the_server(server, lab04_by_two, tmp_path, page):
-    """Three accounts: alice and bob did lab04, carol did nothing. Every one gets a row; the report
-    shows the class at a glance."""
-    import csv
-
-    from course import accounts
-    from grading.engine import expectations
-
-    accounts.AuthServer(server, *ADMIN).create("carol", "carol-" + secrets.token_urlsafe(12)) \
-        if not accounts.AuthServer(server, *ADMIN).exists("carol") else None
-    out = tmp_path / "class"
-    graded = run_cli("grade-class", "--lab", "lab04", "--tracking-uri", server, "--out", str(out),
-                     env=credentials(*ADMIN), timeout=600)
-    assert graded.returncode == 0, graded.stdout + graded.stderr
-    with open(out / "gradebook.csv") as handle:
-        rows = {row["student"]: row for row in csv.DictReader(handle)}
-    full = expectations.load("lab04").max_score
-    assert {k: float(v["score"]) for k, v in rows.items()} == {"alice": full, "bob": full, "carol": 0}
-    assert rows["carol"]["status"] == "nothing logged"
-    assert "nothing logged" in (out / "carol" / "feedback.md").read_text()
-    written = (out / "class-report.html").read_text()
-    assert "3 learners" in written and "2 with full marks · 1 logged nothing" in written
-    assert "Every learner who logged anything passed every check." in written  # carol needs to start, not hints
-    page.goto((out / "class-report.html").as_uri())
-    assert page.locator("td.cell.pass").count() == 2 * len(expectations.load("lab04").checks)
-    assert page.locator("td.cell.none").count() == len(expectations.load("lab04").checks)  # carol's row
-    page.shot("class-report")
-    # The admin's password is nowhere in what it wrote.
-    assert not [p for p in out.rglob("*") if p.is_file() and ADMIN[1] in p.read_text(errors="replace")]
 
 
 @pytest.mark.parametrize("case", ["dead server", "wrong admin password", "learner, not admin"])

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
+from jupyter_page import cells, last_output, open_notebook, run_all
 from course.stack import free_port
 
 TOKEN_URL = re.compile(r"(http://127\.0\.0\.1:\d+)/lab\?token=(\w+)")
@@ -63,65 +64,8 @@ def lab(tmp_path_factory):
     assert not list(ROOT.glob("*/.ipynb_checkpoints")), "JupyterLab left checkpoints in the repository"
 
 
-def cells(page):
-    """The cells of the notebook on show (other tabs' notebooks stay in the page, hidden)."""
-    return page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
-
-
-def kernel_idle(page):
-    """The toolbar's kernel indicator of the notebook on show, while its kernel is idle."""
-    return page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status='idle']")
-
-
-def open_notebook(page, lab, path: str):
-    page.goto(f"{lab['url']}/lab/tree/{path}?reset&token={lab['token']}")
-    cells(page).first.wait_for()
-    # The kernel must be up before Run All. A notebook opened before JupyterLab has listed its kernels
-    # asks which one to start; a learner then accepts the proposed Python 3, and so does the test.
-    idle = kernel_idle(page)
-    choose = page.get_by_role("dialog").get_by_role("button", name="Select", exact=True)
-    deadline = time.monotonic() + 120
-    settled = 0
-    while settled < 3:  # idle, with no dialog over the page, for three looks in a row
-        assert time.monotonic() < deadline, "the notebook's kernel did not start"
-        if choose.is_visible():
-            choose.click()
-        settled = settled + 1 if idle.is_visible() and not page.get_by_role("dialog").count() else 0
-        time.sleep(0.5)
-
-
-def run_all(page):
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-
-
-def prompts(page) -> list[str]:
-    """Each code cell's prompt: `[3]:` once it ran, `[*]:` while queued or running, `[ ]:` before."""
-    found = page.locator(".jp-NotebookPanel:visible .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
-    return [p.strip() for p in found]
-
-
-def last_output(page, timeout_s: float = 300) -> str:
-    """The last cell's output, once Run All has ended: the kernel idle and no cell queued, for 3 s.
-    Every code cell must then have run; an error, or a kernel that stopped early, fails with what ran."""
-    idle = kernel_idle(page)
-    deadline = time.monotonic() + timeout_s
-    started, quiet = False, 0
-    while quiet < 3:
-        if time.monotonic() > deadline:
-            page.shot("timed-out")
-            raise AssertionError(f"the notebook did not finish in {timeout_s:.0f} s; its prompts: {prompts(page)}")
-        shown = prompts(page)
-        busy = any("*" in p for p in shown) or not idle.is_visible()
-        started = started or busy or all(re.fullmatch(r"\[\d+\]:", p) for p in shown)
-        quiet = quiet + 1 if started and not busy else 0
-        time.sleep(1)
-    shown = prompts(page)
-    if not all(re.fullmatch(r"\[\d+\]:", p) for p in shown):
-        page.shot("stopped")
-        errors = cells(page).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-        raise AssertionError(f"Run All stopped before the end; prompts {shown}; stderr: {errors.all_inner_texts()}")
-    return cells(page).last.locator(".jp-OutputArea").inner_text()
+def notebook_url(lab, path: str) -> str:
+    return f"{lab['url']}/lab/tree/{path}?reset&token={lab['token']}"
 
 
 @pytest.mark.slow
@@ -141,7 +85,7 @@ def test_a_learner_fills_in_lab04_and_every_check_passes(lab, page):
     exercises = [i for i, (a, b) in enumerate(zip(lab_cells, solution_cells)) if a.source != b.source]
     assert exercises and all("NotImplementedError" in lab_cells[i].source for i in exercises)
 
-    open_notebook(page, lab, "labs/lab04.ipynb")
+    open_notebook(page, notebook_url(lab, "labs/lab04.ipynb"))
     for index in exercises:
         editor = cells(page).nth(index).locator(".cm-content")
         editor.click()
@@ -160,7 +104,7 @@ def test_a_learner_fills_in_lab04_and_every_check_passes(lab, page):
 def test_section_02_runs_from_the_ui_and_its_run_is_on_the_server(lab, page):
     from mlflow import MlflowClient
 
-    open_notebook(page, lab, "notebooks/02-first-experiment.ipynb")
+    open_notebook(page, notebook_url(lab, "notebooks/02-first-experiment.ipynb"))
     run_all(page)
     shown = last_output(page)
     cells(page).last.scroll_into_view_if_needed()

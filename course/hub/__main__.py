@@ -1,0 +1,5 @@
+import sys
+
+from course.hub.command import main
+
+sys.exit(main())

@@ -1,0 +1,161 @@
+"""Start JupyterHub for a class: ``python -m course.hub --tracking-uri URL [--port N] [--state DIR]``.
+
+The server at URL must run MLflow's basic-auth app; its accounts (``python -m course.accounts``)
+are the hub's. The hub listens on 127.0.0.1:PORT (default 8000, or a free port); put a TLS proxy
+in front of it for a real class. Ctrl-C stops the hub, its proxy and every learner's server.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from course import paths, stack, uris
+from course.errors import CourseError
+
+CONFIG = Path(__file__).with_name("jupyterhub_config.py")
+PROXY = paths.ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
+READY_SECONDS = 60
+
+
+class HubError(CourseError):
+    pass
+
+
+def default_state() -> Path:
+    return paths.ROOT / ".course" / "hub"
+
+
+def check_machine() -> None:
+    if os.geteuid() != 0:
+        raise HubError("the hub starts each learner's server as their own system user, which needs root; "
+                       "run it as root (sudo)")
+    for tool, package in (("bwrap", "bubblewrap"), ("setpriv", "util-linux"), ("useradd", "passwd")):
+        if shutil.which(tool) is None:
+            raise HubError(f"{tool} is missing; install the {package} package")
+    if not PROXY.exists() or shutil.which("node") is None:
+        raise HubError("JupyterHub's proxy is missing; run `make setup` (it runs `npm ci` for configurable-http-proxy)")
+
+
+def check_server(uri: str) -> None:
+    """The server answers, and has accounts: users/current without a login must say 401."""
+    if not uris.is_server(uri):
+        raise HubError(f"--tracking-uri must be the MLflow server's http(s):// address, not {uri!r}")
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/api/2.0/mlflow/users/current", timeout=10):
+            status = 200
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        raise HubError(f"no MLflow server answers at {uri} ({getattr(exc, 'reason', exc)}); start it first") from None
+    if status != 401:
+        raise HubError(f"{uri} has no accounts (HTTP {status} without a login); start it with "
+                       "`mlflow server --app-name basic-auth` and create them with `python -m course.accounts`")
+
+
+def prepare_state(state: Path) -> str:
+    """The state folder (root's alone), the runtime copy learners see, and the auth-state key."""
+    state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o700)
+    key_file = state / "crypt_key"
+    if not key_file.exists():
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    copy_runtime(state / "runtime")
+    return key_file.read_text().strip()
+
+
+def copy_runtime(runtime: Path) -> None:
+    """course/ and grading/ (self-checks need the expectations) and the hand-outs, never the solutions."""
+    fresh = runtime.with_name("runtime.new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "source", "reference-parameters")
+    for package in ("course", "grading"):
+        shutil.copytree(paths.ROOT / package, fresh / package, ignore=skip)
+    shutil.copytree(paths.NOTEBOOKS, fresh / "handouts" / "notebooks", ignore=skip)
+    shutil.copytree(paths.LABS, fresh / "handouts" / "labs", ignore=skip)
+    for item in [fresh, *fresh.rglob("*")]:
+        os.chmod(item, 0o755 if item.is_dir() else 0o644)
+    shutil.rmtree(runtime, ignore_errors=True)
+    fresh.rename(runtime)
+
+
+def free(port: int) -> int:
+    return port if port and stack.port_is_free(port) else stack.free_port()
+
+
+def hub_environment(uri: str, state: Path, key: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}  # the admin's login stays here
+    return {**env, "JUPYTERHUB_CRYPT_KEY": key, "COURSE_HUB_STATE": str(state), "COURSE_HUB_TRACKING_URI": uri,
+            "COURSE_HUB_URL": f"http://127.0.0.1:{port}", "COURSE_HUB_API_URL": f"http://127.0.0.1:{stack.free_port()}",
+            "COURSE_HUB_PROXY_API_URL": f"http://127.0.0.1:{stack.free_port()}", "COURSE_HUB_PROXY": str(PROXY),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])}
+
+
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/hub/api", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course.hub", description=__doc__.splitlines()[0])
+    parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
+                        help="the class's MLflow server, with basic auth (default: $MLFLOW_TRACKING_URI)")
+    parser.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000, or a free one if taken)")
+    parser.add_argument("--state", type=Path, default=default_state(),
+                        help="the hub's own folder: database, secrets, runtime copy (default .course/hub)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        if not args.tracking_uri:
+            raise HubError("pass --tracking-uri (or set MLFLOW_TRACKING_URI) to the class's MLflow server")
+        check_machine()
+        check_server(args.tracking_uri)
+        state = args.state.resolve()
+        key = prepare_state(state)
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    env = hub_environment(args.tracking_uri, state, key, free(args.port))
+    log = state / "jupyterhub.log"
+    with open(log, "ab") as sink:
+        hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)], cwd=state, env=env,
+                               stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while not ready(env["COURSE_HUB_URL"]):
+            if hub.poll() is not None or time.monotonic() > deadline:
+                print(f"error: JupyterHub did not start; see {log}", file=sys.stderr)
+                return 2
+            time.sleep(0.5)
+        print(f"JupyterHub:   {env['COURSE_HUB_URL']}  (log in with your MLflow username and password)", flush=True)
+        print(f"MLflow:       {args.tracking_uri}")
+        print(f"Hub log:      {log}")
+        print(f"pid:          {hub.pid}")
+        print("Press Ctrl-C to stop.", flush=True)
+        hub.wait()
+        print(f"error: JupyterHub exited with code {hub.returncode}; see {log}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if hub.poll() is None:
+            hub.send_signal(signal.SIGTERM)  # JupyterHub stops the proxy and every learner's server
+            try:
+                hub.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(hub.pid, signal.SIGKILL)
+                hub.wait()

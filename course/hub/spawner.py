@@ -1,0 +1,72 @@
+"""Each learner's JupyterLab: their own system user, in a bubblewrap view of the machine.
+
+The view is a fresh root holding the system (read-only, /etc/shadow masked), Python and the
+course's packages (read-only, bound where the editable install looks for them), the hand-outs at
+/opt/course-handouts (read-only), the learner's home (the only writable folder besides a private
+/tmp) and a process namespace of its own. Other learners' homes, the course's solutions, the
+hub's state and the git checkout are not in it. The network is shared: the server must reach
+the hub and the MLflow server.
+
+bubblewrap runs as root to build the view, then setpriv becomes the learner with no
+capabilities and no way to gain any. On the first start the learner's copy of the hand-outs is
+made as the learner, so no root process ever writes into a folder a learner controls.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import sys
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner
+from traitlets import Unicode
+
+from course import paths
+from grading import sandbox
+
+HANDOUTS = "/opt/course-handouts"
+
+
+def view(home: str, runtime: Path) -> list[str]:
+    """bwrap's arguments for one learner's view, up to the command."""
+    binds = [(p, p) for p in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)})]
+    binds += [(str(runtime / package), str(paths.ROOT / package)) for package in ("course", "grading")]
+    binds.append((str(runtime / "handouts"), HANDOUTS))
+    cmd = ["bwrap", "--tmpfs", "/"]
+    for kind, source, target in sandbox.system_mounts():
+        cmd += ["--symlink", source, target] if kind == "symlink" else ["--ro-bind", source, target]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    cmd += sandbox._parents([target for _, target in binds] + [home])
+    for source, target in binds:
+        cmd += ["--ro-bind", source, target]
+    return cmd + ["--bind", home, home, "--chdir", home, "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                  "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+
+
+class CourseSpawner(LocalProcessSpawner):
+    runtime = Unicode(help="The hub's root-owned copy of course/, grading/ and handouts/ (command.py makes it)").tag(
+        config=True)
+
+    def make_preexec_fn(self, name):
+        return None  # bubblewrap needs root to build the view; setpriv drops to the learner inside it
+
+    def user_env(self, env):
+        env = super().user_env(env)
+        env.update({"PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+                    "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "LOGNAME": self.user.name,
+                    "SHELL": "/bin/bash",  # the terminal needs a real shell; nologin is for logins
+                    # This view is the learner's sandbox: a self-check loads the learner's own models
+                    # in a process of theirs (a bubblewrap inside it could not mount its /proc).
+                    "COURSE_SANDBOX": "process"})
+        return env
+
+    async def start(self):
+        account = pwd.getpwnam(self.user.name)
+        # The learner's own copy of the hand-outs, made by the learner; what they changed stays.
+        # JupyterHub appends the server's arguments, which "$@" passes on.
+        first = f'mkdir -p "$HOME/course" && cp -Rn {HANDOUTS}/. "$HOME/course/" && exec "$@"'
+        self.cmd = [*view(account.pw_dir, Path(self.runtime)), "--",
+                    "setpriv", "--reuid", str(account.pw_uid), "--regid", str(account.pw_gid), "--init-groups",
+                    "--no-new-privs", "--bounding-set", "-all", "--inh-caps", "-all", "--",
+                    "/bin/sh", "-c", first, "sh", str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+        return await super().start()

@@ -1,0 +1,401 @@
+"""A class on one server: `python -m course.hub`, its proxy, and the production stack with accounts.
+
+alice and bob log in through Chromium and run lab04 in their JupyterLab; carol does the same
+through the hub's REST API and her server's kernel API; dave has an account and does nothing.
+grade-class then grades the class from the MLflow server.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import csv
+import json
+import os
+import pwd
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+import requests
+
+from conftest import ROOT, process_family, require, run_cli, still_running
+from jupyter_page import cells, last_output, open_notebook, run_all
+
+pytestmark = pytest.mark.slow  # a hub, a proxy, PostgreSQL, S3 and an MLflow server, end to end
+
+ADMIN = ("teacher", "teacher-" + secrets.token_urlsafe(12))
+LEARNERS = {name: f"{name}-" + secrets.token_urlsafe(12) for name in ("alice", "bob", "carol", "dave")}
+HUB_URL = re.compile(r"JupyterHub:\s+(http://127\.0\.0\.1:\d+)")
+# What JupyterLab shows a learner: every cell in the page, and no news prompt over it.
+LAB_SETTINGS = {"notebook-extension/tracker": {"windowingMode": "none"},
+                "apputils-extension/notification": {"fetchNews": "false"}}
+
+
+def credentials(username: str, password: str) -> dict[str, str]:
+    return {"MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password}
+
+
+@pytest.fixture(scope="module")
+def class_server(tmp_path_factory):
+    """PostgreSQL, S3 and `mlflow server --app-name basic-auth`, with the class's accounts."""
+    from course import stack
+
+    require(stack.postgres_missing() or (None if stack.weed_binary() else "the 'weed' binary is missing"))
+    folder = tmp_path_factory.mktemp("class-server")
+    config = folder / "basic_auth.ini"
+    config.write_text(f"""[mlflow]
+default_permission = NO_PERMISSIONS
+database_uri = sqlite:///{folder / 'auth.db'}
+admin_username = {ADMIN[0]}
+admin_password = {ADMIN[1]}
+auth_cache_ttl_seconds = 60
+""")
+    with stack.production_stack(folder / "stack", backend="postgres", app_name="basic-auth",
+                                extra_env={"MLFLOW_AUTH_CONFIG_PATH": str(config),
+                                           "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}) as running:
+        table = folder / "learners.csv"
+        table.write_text("username,password\n" + "".join(f"{u},{p}\n" for u, p in LEARNERS.items()))
+        made = subprocess.run([sys.executable, "-m", "course.accounts", "--tracking-uri", running.tracking_uri, str(table)],
+                              env={**os.environ, **credentials(*ADMIN)}, capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        yield running.tracking_uri
+
+
+@pytest.fixture(scope="module")
+def hub(class_server, tmp_path_factory):
+    """`python -m course.hub` on free ports; stopped with Ctrl-C, after which nothing it started runs."""
+    from course.hub import command
+
+    require(None if os.geteuid() == 0 else "the hub runs learners as system users, which needs root")
+    require(None if command.PROXY.exists() else "configurable-http-proxy is missing (make setup runs npm ci)")
+    existing = {name for name in [*LEARNERS, ADMIN[0]] if _account(name)}
+    state = tmp_path_factory.mktemp("hub") / "state"
+    process = subprocess.Popen([sys.executable, "-m", "course.hub", "--tracking-uri", class_server, "--port", "0",
+                                "--state", str(state)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, **credentials(*ADMIN)}, start_new_session=True)
+    url = None
+    for line in process.stdout:
+        if found := HUB_URL.search(line):
+            url = found.group(1)
+        if line.startswith("Press Ctrl-C"):
+            break
+    assert url, process.stderr.read()
+    try:
+        yield {"url": url, "state": state, "pid": process.pid, "mlflow": class_server}
+    finally:
+        family = process_family(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        left = still_running(family) + [p.pid for p in psutil.process_iter(["username"])
+                                        if p.info["username"] in LEARNERS]
+        for name in [*LEARNERS, ADMIN[0]]:
+            if name not in existing and _account(name):
+                subprocess.run(["userdel", "--remove", name], capture_output=True)
+        assert not left, f"the hub's Ctrl-C left processes running: {left}"
+
+
+def _account(name: str):
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
+
+
+def solution_filled(notebook: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[int]]:
+    """lab04 as handed out, with the solution's cells typed into its exercises."""
+    solution = nbformat.read(ROOT / "solutions" / "lab04.ipynb", as_version=4).cells
+    exercises = [i for i, (a, b) in enumerate(zip(notebook.cells, solution)) if a.source != b.source]
+    assert exercises and all("NotImplementedError" in notebook.cells[i].source for i in exercises)
+    for index in exercises:
+        notebook.cells[index].source = solution[index].source
+    return notebook, exercises
+
+
+def prepare_lab_settings(username: str) -> None:
+    """The learner's own JupyterLab settings, as they would set them in the Settings menu."""
+    account = pwd.getpwnam(username)
+    base = Path(account.pw_dir) / ".jupyter" / "lab" / "user-settings" / "@jupyterlab"
+    for plugin, values in LAB_SETTINGS.items():
+        path = base / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    for folder in [base.parents[2], *base.parents[2].rglob("*")]:
+        os.chown(folder, account.pw_uid, account.pw_gid)
+
+
+def log_in(page, hub: dict, username: str) -> None:
+    page.goto(f"{hub['url']}/hub/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(LEARNERS.get(username) or ADMIN[1])
+    if username == "alice":
+        page.shot("login")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(rf"/user/{username}/lab"), timeout=120_000)
+
+
+@pytest.fixture(scope="module")
+def in_the_browser(hub, browser):
+    """alice and bob each log in, open lab04 in their own JupyterLab, fill it in and Run All."""
+    shown = {}
+    for username in ("alice", "bob"):
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.shot = lambda name, page=page, who=username: page.screenshot(
+            path=str(_shots() / f"test_hub-{who}-{name}.png"))
+        try:
+            log_in(page, hub, username)
+            prepare_lab_settings(username)
+            open_notebook(page, f"{hub['url']}/user/{username}/lab/tree/course/labs/lab04.ipynb?reset")
+            _, exercises = solution_filled(nbformat.read(ROOT / "labs" / "lab04.ipynb", as_version=4))
+            solution = nbformat.read(ROOT / "solutions" / "lab04.ipynb", as_version=4).cells
+            for index in exercises:
+                cells(page).nth(index).locator(".cm-content").click()
+                page.keyboard.press("Control+A")
+                page.keyboard.insert_text(solution[index].source)
+            run_all(page)
+            shown[username] = last_output(page)
+            cells(page).last.scroll_into_view_if_needed()
+            page.shot("lab04")
+        finally:
+            context.close()
+    return shown
+
+
+def _shots() -> Path:
+    folder = ROOT / "build" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def api_token(hub: dict, username: str, password: str) -> str:
+    """A token for the hub's REST API, asked for with the learner's own username and password."""
+    answer = requests.post(f"{hub['url']}/hub/api/users/{username}/tokens", timeout=30,
+                           json={"auth": {"username": username, "password": password}, "expires_in": 3600,
+                                 "note": "course test"})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["token"]
+
+
+def form_login(hub: dict, username: str, password: str) -> requests.Session:
+    """The login form, posted as a script would: the hub keeps the MLflow login as auth state."""
+    session = requests.Session()
+    session.get(f"{hub['url']}/hub/login", timeout=30)
+    answer = session.post(f"{hub['url']}/hub/login", timeout=60, allow_redirects=False,
+                          data={"username": username, "password": password, "_xsrf": session.cookies["_xsrf"]})
+    assert answer.status_code == 302, answer.text
+    return session
+
+
+def start_server(hub: dict, username: str, token: str) -> None:
+    headers = {"Authorization": f"token {token}"}
+    started = requests.post(f"{hub['url']}/hub/api/users/{username}/server", headers=headers, timeout=60)
+    assert started.status_code in (201, 202, 400), started.text  # 400: already running
+    deadline = time.monotonic() + 120
+    while True:
+        user = requests.get(f"{hub['url']}/hub/api/users/{username}", headers=headers, timeout=30).json()
+        if (user.get("servers", {}).get("") or {}).get("ready"):
+            return
+        assert time.monotonic() < deadline, user
+        time.sleep(1)
+
+
+async def _execute(url: str, token: str, codes: list[str], timeout: float) -> list[str]:
+    """Run each code in one kernel over Jupyter's websocket protocol; each one's text output."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    session, outputs = uuid.uuid4().hex, []
+    try:
+        for code in codes:
+            msg_id = uuid.uuid4().hex
+            connection.write_message(json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session, "username": "",
+                           "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                            "allow_stdin": False, "stop_on_error": True}}))
+            text, done = [], False
+            while not done:
+                raw = await asyncio.wait_for(connection.read_message(), timeout)
+                assert raw is not None, "the kernel's websocket closed"
+                message = json.loads(raw)
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind, content = message["msg_type"], message["content"]
+                if kind == "stream":
+                    text.append(content["text"])
+                elif kind in ("execute_result", "display_data"):
+                    text.append(content["data"].get("text/plain", ""))
+                elif kind == "error":
+                    raise AssertionError(f"{content['ename']}: {content['evalue']}\nin:\n{code}")
+                elif kind == "status" and content["execution_state"] == "idle":
+                    done = True
+            outputs.append("".join(text))
+    finally:
+        connection.close()
+    return outputs
+
+
+def run_in_kernel(hub: dict, username: str, token: str, codes: list[str], path: str = "course/labs",
+                  timeout: float = 300) -> list[str]:
+    """Start a kernel in the learner's server through its REST API and run the codes in it."""
+    base = f"{hub['url']}/user/{username}/api"
+    headers = {"Authorization": f"token {token}"}
+    kernel = requests.post(f"{base}/kernels", headers=headers, json={"name": "python3", "path": path}, timeout=60)
+    assert kernel.status_code == 201, kernel.text
+    kernel_id = kernel.json()["id"]
+    try:
+        socket_url = f"{base.replace('http://', 'ws://')}/kernels/{kernel_id}/channels"
+        # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, _execute(socket_url, token, codes, timeout)).result()
+    finally:
+        requests.delete(f"{base}/kernels/{kernel_id}", headers=headers, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def through_the_api(hub):
+    """carol: the login form posted by a script, then the hub's REST API and her server's kernel API."""
+    form_login(hub, "carol", LEARNERS["carol"])
+    token = api_token(hub, "carol", LEARNERS["carol"])
+    start_server(hub, "carol", token)
+    notebook, _ = solution_filled(nbformat.read(ROOT / "labs" / "lab04.ipynb", as_version=4))
+    codes = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    return run_in_kernel(hub, "carol", token, codes)
+
+
+def test_two_learners_log_in_and_run_lab04_to_full_marks_in_the_browser(in_the_browser):
+    for username, shown in in_the_browser.items():
+        assert re.search(r"lab04: 100/100 points, (\d+)/\1 checks passed", shown), (username, shown)
+
+
+def test_a_third_learner_runs_lab04_through_the_rest_api(through_the_api):
+    assert re.search(r"score 100/100, (\d+)/\1 checks passed", through_the_api[-1]), through_the_api[-1]
+
+
+def test_each_learner_works_in_their_own_name_and_cannot_read_another(hub, in_the_browser, through_the_api,
+                                                                       monkeypatch):
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    for name, value in credentials(*ADMIN).items():
+        monkeypatch.setenv(name, value)
+    admin = MlflowClient(tracking_uri=hub["mlflow"])
+    names = {e.name for e in admin.search_experiments()}
+    assert {"alice-lab04", "bob-lab04", "carol-lab04"} <= names and not any(n.startswith("dave") for n in names)
+    bobs = admin.get_experiment_by_name("bob-lab04").experiment_id
+    for name, value in credentials("alice", LEARNERS["alice"]).items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(MlflowException) as denied:
+        MlflowClient(tracking_uri=hub["mlflow"]).get_experiment(bobs)
+    assert denied.value.get_http_status_code() == 403
+
+
+def test_no_learner_sees_another_learners_files_the_solutions_or_a_password(hub, in_the_browser, through_the_api):
+    homes = {name: Path(pwd.getpwnam(name).pw_dir) for name in ("alice", "bob", "carol")}
+    assert all(oct(home.stat().st_mode & 0o777) == "0o700" for home in homes.values())
+    token = api_token(hub, "alice", LEARNERS["alice"])
+    probe = f"""
+import os
+print(sorted(os.listdir("/home")), os.path.exists({str(homes['bob'])!r}), os.path.exists({str(ROOT / 'solutions')!r}),
+      os.path.exists({str(hub['state'])!r}), os.getuid(), os.environ["MLFLOW_TRACKING_USERNAME"])
+"""
+    seen = run_in_kernel(hub, "alice", token, [probe], path="")[0].split()
+    assert seen == ["['alice']", "False", "False", "False", str(pwd.getpwnam("alice").pw_uid), "alice"], seen
+    # Bob's password: nowhere in Alice's files, nor in the environment of any process of hers.
+    alices = [p for p in psutil.process_iter(["username"]) if p.info["username"] == "alice"]
+    assert alices, "alice's server is not running"
+    environments = b"".join(Path(f"/proc/{p.pid}/environ").read_bytes() for p in alices)
+    assert LEARNERS["alice"].encode() in environments  # her own login is there, so the search can find one
+    files = [p for p in homes["alice"].rglob("*") if p.is_file() and not p.is_symlink()]
+    assert files and all(LEARNERS[other].encode() not in environments for other in ("bob", "carol"))
+    assert not [p for p in files if any(LEARNERS[o].encode() in p.read_bytes() for o in ("alice", "bob", "carol"))]
+    log = (hub["state"] / "jupyterhub.log").read_bytes()
+    assert not [name for name, password in LEARNERS.items() if password.encode() in log]
+
+
+def test_the_instructor_is_a_hub_admin(hub):
+    form_login(hub, ADMIN[0], ADMIN[1])
+    token = api_token(hub, ADMIN[0], ADMIN[1])
+    users = requests.get(f"{hub['url']}/hub/api/users", headers={"Authorization": f"token {token}"}, timeout=30)
+    assert users.status_code == 200
+    admins = {u["name"]: u["admin"] for u in users.json()}
+    assert admins[ADMIN[0]] is True and admins.get("carol") is False
+
+
+def test_grade_class_grades_everyone_from_the_server(hub, in_the_browser, through_the_api, tmp_path, page):
+    """alice, bob and carol did lab04, dave did nothing: every one gets a row, and the report shows
+    the class at a glance."""
+    from grading.engine import expectations
+
+    out = tmp_path / "class"
+    graded = run_cli("grade-class", "--lab", "lab04", "--tracking-uri", hub["mlflow"], "--out", str(out),
+                     env=credentials(*ADMIN), timeout=600)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    with open(out / "gradebook.csv") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    full = expectations.load("lab04").max_score
+    assert {k: float(v["score"]) for k, v in rows.items()} == {"alice": full, "bob": full, "carol": full, "dave": 0}
+    assert rows["dave"]["status"] == "nothing logged"
+    assert "nothing logged" in (out / "dave" / "feedback.md").read_text()
+    written = (out / "class-report.html").read_text()
+    assert "4 learners" in written and "3 with full marks · 1 logged nothing" in written
+    assert "Every learner who logged anything passed every check." in written
+    page.goto((out / "class-report.html").as_uri())
+    checks = len(expectations.load("lab04").checks)
+    assert page.locator("td.cell.pass").count() == 3 * checks
+    assert page.locator("td.cell.none").count() == checks  # dave's row
+    page.shot("class-report")
+    assert not [p for p in out.rglob("*") if p.is_file() and ADMIN[1] in p.read_text(errors="replace")]
+
+
+# After grade-class: the account made here would be one more learner with nothing logged.
+def test_a_wrong_password_or_someone_elses_system_account_cannot_log_in(hub):
+    from course import accounts
+
+    # An MLflow account named like a system account the course did not make (daemon): no login,
+    # or the learner's server would run as that account.
+    daemon_password = "daemon-" + secrets.token_urlsafe(12)
+    accounts.AuthServer(hub["mlflow"], *ADMIN).create("daemon", daemon_password)
+    assert _account("daemon") and _account("daemon").pw_uid < 1000
+    session = requests.Session()
+    session.get(f"{hub['url']}/hub/login", timeout=30)
+    for username, password in (("alice", "not-alices-password"), ("root", "anything"), ("daemon", daemon_password)):
+        answer = session.post(f"{hub['url']}/hub/login", timeout=60, allow_redirects=False,
+                              data={"username": username, "password": password, "_xsrf": session.cookies["_xsrf"]})
+        assert answer.status_code == 403, (username, answer.status_code)
+
+
+def test_the_hub_refuses_a_server_without_accounts_in_one_line(tmp_path):
+    from conftest import assert_one_line_error
+    from course import stack
+
+    plain = stack.start_mlflow(tmp_path / "plain", f"sqlite:///{tmp_path / 'plain.db'}", str(tmp_path / "artifacts"))
+    try:
+        done = subprocess.run([sys.executable, "-m", "course.hub", "--tracking-uri", plain.url,
+                               "--state", str(tmp_path / "state")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        plain.service.stop()
+    assert_one_line_error(done, "has no accounts", "--app-name basic-auth")
+    assert not (tmp_path / "state").exists()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    missing = subprocess.run([sys.executable, "-m", "course.hub"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             env=env)
+    assert_one_line_error(missing, "--tracking-uri")
+    dead = subprocess.run([sys.executable, "-m", "course.hub", "--tracking-uri", f"http://127.0.0.1:{stack.free_port()}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert_one_line_error(dead, "no MLflow server answers")
