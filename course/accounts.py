@@ -34,6 +34,24 @@ CURRENT_USER = "/api/2.0/mlflow/users/current"
 TIMEOUT = 10.0
 
 
+def server_settings(folder: Path, admin: str, password: str) -> dict[str, str]:
+    """The environment of an `mlflow server --app-name basic-auth` for a class: an auth config in
+    folder (learners see only their own work; a login is checked once a minute, not per request)
+    and a key for the UI's forms. The same settings as docs/accounts.md."""
+    import secrets
+
+    config = folder / "basic_auth.ini"
+    config.write_text(f"""[mlflow]
+default_permission = NO_PERMISSIONS
+database_uri = sqlite:///{folder / 'auth.db'}
+admin_username = {admin}
+admin_password = {password}
+auth_cache_ttl_seconds = 60
+""")
+    os.chmod(config, 0o600)
+    return {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}
+
+
 class AccountsError(CourseError):
     """Bad input or a server that cannot take the accounts; printed as one line, exit 2."""
 

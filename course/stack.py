@@ -352,12 +352,14 @@ class MlflowServer:
 
 def start_mlflow(folder: Path, backend_store_uri: str, artifacts_destination: str, *,
                  extra_env: dict[str, str] | None = None, app_name: str | None = None,
-                 allowed_hosts: str | None = None, workers: int = 1, timeout: float = 120,
+                 allowed_hosts: str | None = None, workers: int | None = 1, timeout: float = 120,
                  port: int | None = None) -> MlflowServer:
     port = port or free_port()
     argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_store_uri,
             "--serve-artifacts", "--artifacts-destination", artifacts_destination,
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+            "--host", "127.0.0.1", "--port", str(port)]
+    if workers:  # None: MLflow's own default (4)
+        argv += ["--workers", str(workers)]
     if app_name:
         argv += ["--app-name", app_name]
     if allowed_hosts:
@@ -404,7 +406,7 @@ class Stack:
 @contextlib.contextmanager
 def production_stack(folder: Path | None = None, backend: str = "postgres", *, app_name: str | None = None,
                      extra_env: dict[str, str] | None = None, allowed_hosts: str | None = None,
-                     keep: bool = False):
+                     keep: bool = False, workers: int | None = 1):
     """Start S3, then PostgreSQL (or a migrated SQLite file), then the server; stop all three on exit.
 
     backend "auto" is PostgreSQL when it is installed, else SQLite.
@@ -433,7 +435,7 @@ def production_stack(folder: Path | None = None, backend: str = "postgres", *, a
             raise StackError(f"unknown backend {backend!r}; use postgres or sqlite")
         server = start_mlflow(folder, backend_uri, s3.artifacts_destination,
                               extra_env={**s3.env(), **(extra_env or {})}, app_name=app_name,
-                              allowed_hosts=allowed_hosts)
+                              allowed_hosts=allowed_hosts, workers=workers)
         running = Stack(folder, server, s3, postgres, backend_uri)
         yield running
     finally:

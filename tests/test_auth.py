@@ -53,20 +53,11 @@ def server(tmp_path_factory):
     from course import stack
 
     require(None if importlib.util.find_spec("flask_wtf") else "Flask-WTF is missing (the auth app needs it)")
+    from course.accounts import server_settings
+
     folder = tmp_path_factory.mktemp("auth-server")
-    config = folder / "basic_auth.ini"
-    # The cache spares the PBKDF2 check (~0.3 s of CPU) on every request after a user's first.
-    config.write_text(f"""[mlflow]
-default_permission = NO_PERMISSIONS
-database_uri = sqlite:///{folder / 'auth.db'}
-admin_username = {ADMIN[0]}
-admin_password = {ADMIN[1]}
-auth_cache_ttl_seconds = 60
-""")
     running = stack.start_mlflow(folder, f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts"),
-                                 app_name="basic-auth",
-                                 extra_env={"MLFLOW_AUTH_CONFIG_PATH": str(config),
-                                            "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)})
+                                 app_name="basic-auth", extra_env=server_settings(folder, *ADMIN))
     try:
         yield running.url
     finally:

@@ -1,9 +1,10 @@
 """Each section's exercise set, autograded the way a class would hand it in.
 
-For every set, one batch grades: the learner's copy as handed out; the learner's copy with the
-solution's cells typed into it (the solution itself runs under nbval); correct work written
-another way; and one submission with a mistake in every exercise, each of which must lose exactly
-its own exercise's checks.
+For every set, one batch grades: the learner's copy as handed out; correct work written another
+way; and one submission with a mistake in every exercise, each of which must lose exactly its own
+exercise's checks. The learner's copy with the solution's cells typed into it is, cell for cell,
+the solution's code, which nbval executes (`make test` runs solutions/ under nbval): its
+self-check's full marks must come back on every run, so that execution serves both.
 """
 from __future__ import annotations
 
@@ -63,7 +64,6 @@ def graded(request, tmp_path_factory):
     subs, out = root / "submissions", root / "out"
     subs.mkdir()
     nbformat.write(nbformat.read(ROOT / "labs" / f"{set_id}.ipynb", as_version=4), subs / "handout.ipynb")
-    nbformat.write(filled_in(set_id), subs / "filled.ipynb")
     other_style, mutations = submissions_for(set_id)
     nbformat.write(solution_with(set_id, other_style), subs / "otherstyle.ipynb")
     # One submission makes every set's mistakes at once, one per exercise: each must cost its own
@@ -94,11 +94,22 @@ def test_every_section_has_two_graded_exercises(graded):
     assert len(numbers) >= 2, numbers
 
 
+@pytest.mark.parametrize("set_id", SETS)
+def test_the_solution_typed_into_the_handout_is_the_solution_which_gets_full_marks(set_id):
+    code = [cell.source for cell in filled_in(set_id).cells if cell.cell_type == "code"]
+    solution = nbformat.read(ROOT / "solutions" / f"{set_id}.ipynb", as_version=4)
+    assert code == [cell.source for cell in solution.cells if cell.cell_type == "code"]
+    # nbval re-executes the solution and compares this output, so the full marks must come back.
+    points = expectations.load(set_id).max_score
+    last = [cell for cell in solution.cells if cell.cell_type == "code"][-1]
+    shown = " ".join(str(output.get("data", {}).get("text/html", "")) for output in last.outputs)
+    assert f"<strong>{set_id}</strong>: {points:g}/{points:g} points" in shown, shown[:300]
+
+
 @pytest.mark.slow
-def test_the_solution_typed_into_the_handout_and_other_styles_get_full_marks(graded):
+def test_correct_work_in_another_style_gets_full_marks(graded):
     _, rows, tests, spec = graded
-    for student in ("filled", "otherstyle"):
-        assert float(rows[student]["score"]) == spec.max_score, (student, failed(tests[student]))
+    assert float(rows["otherstyle"]["score"]) == spec.max_score, failed(tests["otherstyle"])
 
 
 @pytest.mark.slow

@@ -49,18 +49,11 @@ def class_server(tmp_path_factory):
     from course import stack
 
     require(stack.postgres_missing() or (None if stack.weed_binary() else "the 'weed' binary is missing"))
+    from course.accounts import server_settings
+
     folder = tmp_path_factory.mktemp("class-server")
-    config = folder / "basic_auth.ini"
-    config.write_text(f"""[mlflow]
-default_permission = NO_PERMISSIONS
-database_uri = sqlite:///{folder / 'auth.db'}
-admin_username = {ADMIN[0]}
-admin_password = {ADMIN[1]}
-auth_cache_ttl_seconds = 60
-""")
     with stack.production_stack(folder / "stack", backend="postgres", app_name="basic-auth",
-                                extra_env={"MLFLOW_AUTH_CONFIG_PATH": str(config),
-                                           "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}) as running:
+                                extra_env=server_settings(folder, *ADMIN)) as running:
         table = folder / "learners.csv"
         table.write_text("username,password\n" + "".join(f"{u},{p}\n" for u, p in LEARNERS.items()))
         made = subprocess.run([sys.executable, "-m", "course.accounts", "--tracking-uri", running.tracking_uri, str(table)],
@@ -312,10 +305,12 @@ def test_no_learner_sees_another_learners_files_the_solutions_or_a_password(hub,
     probe = f"""
 import os
 print(sorted(os.listdir("/home")), os.path.exists({str(homes['bob'])!r}), os.path.exists({str(ROOT / 'solutions')!r}),
-      os.path.exists({str(hub['state'])!r}), os.getuid(), os.environ["MLFLOW_TRACKING_USERNAME"])
+      os.path.exists({str(hub['state'])!r}), os.getuid(), os.environ["MLFLOW_TRACKING_USERNAME"],
+      os.path.exists("/proc/{hub['pid']}"), os.access("/etc/shadow", os.R_OK))
 """
     seen = run_in_kernel(hub, "alice", token, [probe], path="")[0].split()
-    assert seen == ["['alice']", "False", "False", "False", str(pwd.getpwnam("alice").pw_uid), "alice"], seen
+    uid = str(pwd.getpwnam("alice").pw_uid)
+    assert seen == ["['alice']", "False", "False", "False", uid, "alice", "False", "False"], seen
     # Bob's password: nowhere in Alice's files, nor in the environment of any process of hers.
     alices = [p for p in psutil.process_iter(["username"]) if p.info["username"] == "alice"]
     assert alices, "alice's server is not running"
@@ -351,6 +346,9 @@ def test_grade_class_grades_everyone_from_the_server(hub, in_the_browser, throug
     full = expectations.load("lab04").max_score
     assert {k: float(v["score"]) for k, v in rows.items()} == {"alice": full, "bob": full, "carol": full, "dave": 0}
     assert rows["dave"]["status"] == "nothing logged"
+    # Full marks include the models re-scored from the bucket, through the server (truthful).
+    scored = {t["name"].split(":")[0]: t for t in json.loads((out / "carol" / "results.json").read_text())["tests"]}
+    assert scored["truthful"]["score"] == scored["truthful"]["max_score"] > 0
     assert "nothing logged" in (out / "dave" / "feedback.md").read_text()
     written = (out / "class-report.html").read_text()
     assert "4 learners" in written and "3 with full marks · 1 logged nothing" in written

@@ -1,8 +1,9 @@
 """Start JupyterHub for a class: ``python -m course.hub --tracking-uri URL [--port N] [--state DIR]``.
 
 The server at URL must run MLflow's basic-auth app; its accounts (``python -m course.accounts``)
-are the hub's. The hub listens on 127.0.0.1:PORT (default 8000, or a free port); put a TLS proxy
-in front of it for a real class. Ctrl-C stops the hub, its proxy and every learner's server.
+are the hub's. The hub listens on 127.0.0.1:PORT (default 8000, or a free port; --ip 0.0.0.0 in a
+container); put a TLS proxy in front of it for a real class. Ctrl-C stops the hub, its proxy and
+every learner's server.
 """
 from __future__ import annotations
 
@@ -93,10 +94,10 @@ def free(port: int) -> int:
     return port if port and stack.port_is_free(port) else stack.free_port()
 
 
-def hub_environment(uri: str, state: Path, key: str, port: int) -> dict[str, str]:
+def hub_environment(uri: str, state: Path, key: str, ip: str, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}  # the admin's login stays here
     return {**env, "JUPYTERHUB_CRYPT_KEY": key, "COURSE_HUB_STATE": str(state), "COURSE_HUB_TRACKING_URI": uri,
-            "COURSE_HUB_URL": f"http://127.0.0.1:{port}", "COURSE_HUB_API_URL": f"http://127.0.0.1:{stack.free_port()}",
+            "COURSE_HUB_URL": f"http://{ip}:{port}", "COURSE_HUB_API_URL": f"http://127.0.0.1:{stack.free_port()}",
             "COURSE_HUB_PROXY_API_URL": f"http://127.0.0.1:{stack.free_port()}", "COURSE_HUB_PROXY": str(PROXY),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])}
 
@@ -109,14 +110,19 @@ def ready(url: str) -> bool:
         return False
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course.hub", description=__doc__.splitlines()[0])
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                         help="the class's MLflow server, with basic auth (default: $MLFLOW_TRACKING_URI)")
     parser.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000, or a free one if taken)")
+    parser.add_argument("--ip", default="127.0.0.1", help="the address the hub listens on (default 127.0.0.1)")
     parser.add_argument("--state", type=Path, default=default_state(),
                         help="the hub's own folder: database, secrets, runtime copy (default .course/hub)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -129,14 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    env = hub_environment(args.tracking_uri, state, key, free(args.port))
+    port = free(args.port)
+    env = hub_environment(args.tracking_uri, state, key, args.ip, port)
+    local = f"http://127.0.0.1:{port}"
     log = state / "jupyterhub.log"
     with open(log, "ab") as sink:
         hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)], cwd=state, env=env,
                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + READY_SECONDS
-        while not ready(env["COURSE_HUB_URL"]):
+        while not ready(local):
             if hub.poll() is not None or time.monotonic() > deadline:
                 print(f"error: JupyterHub did not start; see {log}", file=sys.stderr)
                 return 2

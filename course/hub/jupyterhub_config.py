@@ -23,6 +23,7 @@ c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
 
 c.JupyterHub.authenticator_class = "course.hub.login.MLflowAuthenticator"
 c.MLflowAuthenticator.tracking_uri = os.environ["COURSE_HUB_TRACKING_URI"]
+c.MLflowAuthenticator.home_base = os.environ.get("COURSE_HUB_HOMES", "/home")
 c.Authenticator.enable_auth_state = True  # the MLflow password, encrypted with JUPYTERHUB_CRYPT_KEY
 
 c.JupyterHub.spawner_class = "course.hub.spawner.CourseSpawner"

@@ -11,7 +11,7 @@ import asyncio
 import pwd
 import re
 
-from jupyterhub.auth import LocalAuthenticator
+from jupyterhub.auth import Authenticator, LocalAuthenticator
 from traitlets import Unicode, default
 
 from course.accounts import AccountsError, AuthServer
@@ -36,22 +36,14 @@ def mlflow_login(uri: str, username: str, password: str) -> bool:
         raise
 
 
-class MLflowAuthenticator(LocalAuthenticator):
-    tracking_uri = Unicode(help="The MLflow server whose accounts are the hub's").tag(config=True)
+class MLflowLogin(Authenticator):
+    """The login alone: for a hub whose spawner makes no system users (KubeSpawner on Kubernetes)."""
 
-    @default("create_system_users")
-    def _create_system_users(self):
-        return True
+    tracking_uri = Unicode(help="The MLflow server whose accounts are the hub's").tag(config=True)
 
     @default("allow_all")
     def _allow_all(self):
         return True  # every account of the MLflow server is a member of the class
-
-    @default("add_user_cmd")
-    def _add_user_cmd(self):
-        # JupyterHub appends the name. Homes are private: no learner reads another's notebooks.
-        return ["useradd", "--create-home", "--user-group", "--key", "HOME_MODE=0700", "--shell", "/usr/sbin/nologin",
-                "--comment", LEARNER_COMMENT]
 
     async def authenticate(self, handler, data):
         username, password = (data or {}).get("username", ""), (data or {}).get("password", "")
@@ -65,20 +57,13 @@ class MLflowAuthenticator(LocalAuthenticator):
         except AccountsError as exc:
             self.log.error("cannot check %s's login: %s", username, exc)
             return None
-        if not self._ours_or_free(username):
-            self.log.error("login refused for %s: a system account of that name exists and is not a course learner's",
-                           username)
+        if not self.may_become(username):
             return None
         return {"name": username, "admin": admin,
                 "auth_state": {"mlflow_username": username, "mlflow_password": password}}
 
-    @staticmethod
-    def _ours_or_free(username: str) -> bool:
-        try:
-            account = pwd.getpwnam(username)
-        except KeyError:
-            return True
-        return account.pw_gecos == LEARNER_COMMENT
+    def may_become(self, username: str) -> bool:
+        return True
 
     async def pre_spawn_start(self, user, spawner):
         state = await user.get_auth_state()
@@ -89,3 +74,31 @@ class MLflowAuthenticator(LocalAuthenticator):
             "MLFLOW_TRACKING_USERNAME": state["mlflow_username"],
             "MLFLOW_TRACKING_PASSWORD": state["mlflow_password"],
         })
+
+
+class MLflowAuthenticator(MLflowLogin, LocalAuthenticator):
+    """The login, and a system user for each learner (course.hub's local processes run as them)."""
+
+    home_base = Unicode("/home", help="Where learners' homes are made (a volume of their own in a container)").tag(
+        config=True)
+
+    @default("create_system_users")
+    def _create_system_users(self):
+        return True
+
+    @default("add_user_cmd")
+    def _add_user_cmd(self):
+        # JupyterHub appends the name. Homes are private: no learner reads another's notebooks.
+        return ["useradd", "--create-home", "--base-dir", self.home_base, "--user-group", "--key", "HOME_MODE=0700",
+                "--shell", "/usr/sbin/nologin", "--comment", LEARNER_COMMENT]
+
+    def may_become(self, username: str) -> bool:
+        try:
+            account = pwd.getpwnam(username)
+        except KeyError:
+            return True
+        if account.pw_gecos == LEARNER_COMMENT:
+            return True
+        self.log.error("login refused for %s: a system account of that name exists and is not a course learner's",
+                       username)
+        return False

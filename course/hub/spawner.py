@@ -1,6 +1,6 @@
 """Each learner's JupyterLab: their own system user, in a bubblewrap view of the machine.
 
-The view is a fresh root holding the system (read-only, /etc/shadow masked), Python and the
+The view is a fresh root holding the system (read-only; /etc/shadow unreadable), Python and the
 course's packages (read-only, bound where the editable install looks for them), the hand-outs at
 /opt/course-handouts (read-only), the learner's home (the only writable folder besides a private
 /tmp) and a process namespace of its own. Other learners' homes, the course's solutions, the
@@ -25,6 +25,9 @@ from course import paths
 from grading import sandbox
 
 HANDOUTS = "/opt/course-handouts"
+# This view is the learner's sandbox: a self-check loads the learner's own models in a process of
+# theirs (a bubblewrap inside it could not mount its own /proc). docs/z2jh-values.yaml sets the same.
+LEARNER_ENV = {"COURSE_SANDBOX": "process"}
 
 
 def view(home: str, runtime: Path) -> list[str]:
@@ -55,9 +58,7 @@ class CourseSpawner(LocalProcessSpawner):
         env.update({"PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
                     "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "LOGNAME": self.user.name,
                     "SHELL": "/bin/bash",  # the terminal needs a real shell; nologin is for logins
-                    # This view is the learner's sandbox: a self-check loads the learner's own models
-                    # in a process of theirs (a bubblewrap inside it could not mount its /proc).
-                    "COURSE_SANDBOX": "process"})
+                    **LEARNER_ENV})
         return env
 
     async def start(self):
