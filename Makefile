@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/grading_scale.py
 	$(PY) benchmarks/autograde.py
 	$(PY) benchmarks/server_load.py
+	$(PY) benchmarks/class_load.py
 
 clean:
 	rm -rf build .course node_modules

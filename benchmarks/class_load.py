@@ -172,7 +172,7 @@ def main() -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    os.environ["MLFLOW_LOGGING_LEVEL"] = "WARNING"
+    os.environ.update({"MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"})
     cores = os.cpu_count() or 1
     settings = {"default (4)": None, f"docs ({args.workers})": args.workers}
     results = {}
