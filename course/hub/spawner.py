@@ -27,7 +27,9 @@ from grading import sandbox
 HANDOUTS = "/opt/course-handouts"
 # This view is the learner's sandbox: a self-check loads the learner's own models in a process of
 # theirs (a bubblewrap inside it could not mount its own /proc). docs/z2jh-values.yaml sets the same.
-LEARNER_ENV = {"COURSE_SANDBOX": "process"}
+# MLflow's telemetry thread can unset its session variable while a request reads it (a KeyError
+# seen once in a hub test); the course sends no telemetry anywhere else either.
+LEARNER_ENV = {"COURSE_SANDBOX": "process", "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 def view(home: str, runtime: Path) -> list[str]:
