@@ -19,10 +19,6 @@ from course.tracking import artifact_root_for
 STARTUP_TIMEOUT = 120
 
 
-def free_port(preferred: int) -> int:
-    return preferred if preferred and stack.port_is_free(preferred) else stack.free_port()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--lab", action="store_true", help="also start JupyterLab, pointed at the server")
@@ -41,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Starting the MLflow server on {store_uri} (first start takes a few seconds)...", flush=True)
     try:
         server = stack.start_mlflow(paths.default_store_dir() / "server", store_uri, str(artifacts),
-                                    port=free_port(args.port), timeout=STARTUP_TIMEOUT)
+                                    port=stack.port_or_free(args.port), timeout=STARTUP_TIMEOUT)
     except stack.StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -55,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"In a shell:       export MLFLOW_TRACKING_URI={url}")
         print(f"Server log:       {server.service.log}")
         if args.lab:
-            lab_port = free_port(args.lab_port)
+            lab_port = stack.port_or_free(args.lab_port)
             lab = subprocess.Popen(  # its output stays on this terminal: the login token is in it
                 [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1",
                  "--port", str(lab_port), f"--ServerApp.root_dir={paths.ROOT}"]

@@ -49,6 +49,11 @@ def port_pair() -> tuple[int, int]:
     raise StackError("no two free ports for the S3 store's admin server; free some ports and retry")
 
 
+def port_or_free(preferred: int) -> int:
+    """preferred when it is set and free, else any free port."""
+    return preferred if preferred and port_is_free(preferred) else free_port()
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
         try:

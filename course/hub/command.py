@@ -90,10 +90,6 @@ def copy_runtime(runtime: Path) -> None:
     fresh.rename(runtime)
 
 
-def free(port: int) -> int:
-    return port if port and stack.port_is_free(port) else stack.free_port()
-
-
 def hub_environment(uri: str, state: Path, key: str, ip: str, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}  # the admin's login stays here
     return {**env, "JUPYTERHUB_CRYPT_KEY": key, "COURSE_HUB_STATE": str(state), "COURSE_HUB_TRACKING_URI": uri,
@@ -135,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    port = free(args.port)
+    port = stack.port_or_free(args.port)
     env = hub_environment(args.tracking_uri, state, key, args.ip, port)
     local = f"http://127.0.0.1:{port}"
     log = state / "jupyterhub.log"

@@ -37,10 +37,8 @@ def view(home: str, runtime: Path) -> list[str]:
     binds = [(p, p) for p in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)})]
     binds += [(str(runtime / package), str(paths.ROOT / package)) for package in ("course", "grading")]
     binds.append((str(runtime / "handouts"), HANDOUTS))
-    cmd = ["bwrap", "--tmpfs", "/"]
-    for kind, source, target in sandbox.system_mounts():
-        cmd += ["--symlink", source, target] if kind == "symlink" else ["--ro-bind", source, target]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    cmd = ["bwrap", "--tmpfs", "/", *sandbox._system_binds(), "--proc", "/proc", "--dev", "/dev",
+           "--perms", "1777", "--tmpfs", "/tmp"]
     cmd += sandbox._parents([target for _, target in binds] + [home])
     for source, target in binds:
         cmd += ["--ro-bind", source, target]
