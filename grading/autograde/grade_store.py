@@ -22,10 +22,12 @@ def warm_up() -> None:
     import mlflow.tracking  # noqa: F401
     import mlflow.utils.search_utils  # noqa: F401
 
-    from grading.engine import expectations, grader, readonly  # noqa: F401
+    from grading.engine import expectations, grader, readonly, recompute  # noqa: F401
     from grading.engine.kinds import truth  # noqa: F401
     from grading import sandbox
 
+    recompute.warm_up()  # scikit-learn's metrics and every lab's labels: 1.2 s a child would pay
+    readonly.remember_schema_head()  # MLflow parses its migration scripts on every store it opens
     sandbox.runtime()  # copied here once: a forked child exits without atexit and would leave its copy
 
 

@@ -114,6 +114,16 @@ def scored(store, dataset: str, part: str, uri: str, name: str) -> dict:
     return answer if "error" in answer else score(_labels(dataset, part), answer, name)
 
 
+def warm_up() -> None:
+    """Import the scorers and compute every lab's labels, in a process whose children score."""
+    import sklearn.metrics  # noqa: F401
+    from course import labdata
+
+    for dataset in labdata.names():
+        for part in labdata.PARTS:
+            _labels(dataset, part)
+
+
 @functools.lru_cache(maxsize=None)
 def _labels(dataset: str, part: str):
     from course import labdata
