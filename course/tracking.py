@@ -12,6 +12,7 @@ from pathlib import Path
 
 from course import paths, store_template, uris
 
+OWN_STORE = "course/own-server-store"  # under the learner's home, beside the hand-outs (~/course)
 UI_LINK = "{base}/#/experiments/{experiment_id}?workflowType=machine_learning"
 
 
@@ -22,6 +23,21 @@ def resolve_uri(tracking_uri: str = "") -> tuple[str, str]:
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"], "the MLFLOW_TRACKING_URI environment variable"
     return paths.sqlite_uri(paths.default_store_dir()), "the course default"
+
+
+def own_server_store(tracking_uri: str = "") -> str:
+    """The backend store of a server a notebook starts itself (exercises 01 and 06).
+
+    It is the notebook's own SQLite store. When the tracking URI is already a server, as on a
+    class server, that server's database is out of reach, so the notebook's server gets a SQLite
+    store of the learner's own: OWN_STORE in their home.
+    """
+    uri, _ = resolve_uri(tracking_uri)
+    if not uris.is_server(uri):
+        return uri
+    folder = Path.home() / OWN_STORE
+    folder.mkdir(parents=True, exist_ok=True)
+    return paths.sqlite_uri(folder)
 
 
 def artifact_root_for(uri: str) -> Path | None:

@@ -204,3 +204,12 @@ def test_grade_class_bad_login_or_server_is_one_line(server, learners, tmp_path,
     result = run_cli("grade-class", "--lab", "lab04", "--tracking-uri", url, "--out", str(tmp_path / "out"), env=env,
                      timeout=60)
     assert_one_line_error(result, fragment)
+
+
+@pytest.mark.parametrize("lab", ["ex01-tracking-server", "ex06-production-server"])
+def test_grade_class_sends_the_sets_done_on_a_learners_own_server_to_grade(server, tmp_path, lab):
+    """These sets start a server of the learner's own, on a store of the learner's own: not on the class server."""
+    result = run_cli("grade-class", "--lab", lab, "--tracking-uri", server, "--out", str(tmp_path / "out"),
+                     env=credentials(*ADMIN), timeout=60)
+    assert_one_line_error(result, "a server each learner starts", f"python -m grading grade --lab {lab}")
+    assert not (tmp_path / "out").exists()

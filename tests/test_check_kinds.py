@@ -197,7 +197,7 @@ def test_bad_expectations_are_named_in_one_line():
     with pytest.raises(expectations.UsageError, match="lacks field 'hint'"):
         expectations.parse("t", {"experiments": {"m": "x"}, "checks": [
             {"id": "a", "kind": "experiment_exists", "points": 1, "description": "d"}]})
-    with pytest.raises(expectations.UsageError, match="served_by is 'docker'; use production-stack"):
+    with pytest.raises(expectations.UsageError, match="served_by is 'docker'; use own-server, production-stack"):
         expectations.parse("t", {"served_by": "docker", "experiments": {"m": "x"}, "checks": [
             {"id": "a", "kind": "experiment_exists", "experiment": "m", "points": 1, "description": "d", "hint": "h"}]})
     bucket = {"id": "a", "kind": "logged_model", "runs": "r", "points": 1, "description": "d", "hint": "h"}

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from course import learner
 
 
@@ -49,3 +50,27 @@ def test_check_applies_the_same_namespace_without_an_argument(nobody, tmp_path):
     other = json.loads(run_cli("check", "01-tracking-server", "--tracking-uri", store, "--format", "json",
                                "--learner", "erin", env=env).stdout)
     assert "'erin-smoke-test'" in other["checks"][0]["message"]
+
+
+SOURCES = sorted((ROOT / "notebooks" / "source").glob("*.py")) + sorted((ROOT / "labs" / "source").glob("*.py"))
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_every_name_a_notebook_creates_goes_through_the_learners_namespace(source):
+    """On a class server two learners must never create the same experiment or registered model."""
+    text = source.read_text()
+    names = re.findall(r"^(\w*(?:experiment_name|registered_model_name)): str = ", text, flags=re.M)
+    assert names, "every notebook names its experiment as a parameter"
+    for name in names:
+        assert re.search(rf"^{name} = named\({name}\)", text, flags=re.M), f"{name} is not passed through named()"
+
+
+def test_a_server_a_notebook_starts_gets_a_store_of_the_learners_own_on_a_class_server(nobody, monkeypatch):
+    from course import tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////srv/laptop/mlflow.db")
+    assert tracking.own_server_store() == "sqlite:////srv/laptop/mlflow.db"  # a laptop: the notebook's own store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://class.example:5000")
+    own = tracking.own_server_store()
+    assert own == f"sqlite:///{nobody / 'course' / 'own-server-store' / 'mlflow.db'}"
+    assert (nobody / "course" / "own-server-store").is_dir()

@@ -22,7 +22,11 @@ TOP_FIELDS = ("title", "served_by", "experiments", "runs", "checks")
 CHECK_REQUIRED = ("id", "kind", "points", "description", "hint")
 CHECK_FIELDS = {*CHECK_REQUIRED, "message", "when"}
 OPTIONS = {"reproduce"}  # a check with `when: reproduce` runs only when the grader is asked to
-SERVED_BY = {"production-stack"}  # a section run-course runs against a stack it starts for it
+# Where the work is logged when it is not the store the grader is given. "production-stack": a
+# section run-course runs against a stack it starts for it. "own-server": the notebook starts a
+# server of its own, on a store of the learner's own when the tracking URI is a class server
+# (course.tracking.own_server_store), which grade-class cannot read.
+SERVED_BY = {"production-stack", "own-server"}
 DEFAULT_MESSAGE = "expected {expected}; found {found}"
 
 # A field's type, by the name an error message shows.

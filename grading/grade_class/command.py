@@ -13,10 +13,11 @@ import time
 from dataclasses import asdict
 
 from course import learner, uris
-from grading import atomic, reachability
+from grading import atomic, reachability, sandbox, zygote
 from grading.autograde import batch
 from grading.engine import expectations, render
 from grading.engine.kinds import HOST_EFFECTS
+from grading.engine.store import Context
 from grading.errors import UsageError
 from grading.grade_class import report, roster
 
@@ -28,6 +29,9 @@ def grade_class(args) -> int:
     if unsafe:
         raise UsageError(f"{args.lab} cannot be graded from the server: its check {unsafe[0].id!r} ({unsafe[0].kind}) "
                          "acts on the learner's machine; run `python -m grading check` there")
+    if spec.served_by == "own-server":
+        raise UsageError(f"{args.lab} is logged to a server each learner starts, on a store of their own that the class "
+                         f"server does not hold; grade the handed-in notebooks with `python -m grading grade --lab {args.lab}`")
     uri = args.tracking_uri
     if not uri or not uris.is_server(uri):
         raise UsageError("--tracking-uri must be the class server's http(s):// address")
@@ -43,13 +47,19 @@ def grade_class(args) -> int:
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {args.out}: {exc.strerror}") from None
     results = {}
-    for name in names:
-        started = time.perf_counter()
-        results[name] = grade_learner(spec, uri, name)
-        write_learner(args.out, name, results[name], time.perf_counter() - started)
-        result = results[name]
-        print(f"{name:<24} {result.score:>5g}/{result.max_score:<5g} {'nothing logged' if report.nothing_logged(result) else ''}",
-              flush=True)
+    loader = zygote.start()  # one warm model loader for the class; None where it cannot run
+    try:
+        for name in names:
+            started = time.perf_counter()
+            with sandbox.identity() as uid:  # each learner's models load under a uid of their own
+                context = Context(sandbox_uid=uid, sandbox_limits=sandbox.Limits(timeout=300), zygote=loader)
+                results[name] = grade_learner(spec, uri, name, context)
+            write_learner(args.out, name, results[name], time.perf_counter() - started)
+            result = results[name]
+            print(f"{name:<24} {result.score:>5g}/{result.max_score:<5g} "
+                  f"{'nothing logged' if report.nothing_logged(result) else ''}", flush=True)
+    finally:
+        zygote.stop()
     rows = batch.write_gradebook(args.out)
     atomic.write_text(args.out / "class-report.html", report.html(spec, results))
     print(f"gradebook: {args.out / 'gradebook.csv'}  ({len(rows)} learners)")
@@ -57,7 +67,7 @@ def grade_class(args) -> int:
     return 0
 
 
-def grade_learner(spec, uri: str, name: str):
+def grade_learner(spec, uri: str, name: str, context: Context | None = None):
     from grading.engine import grader
     from grading.engine.store import Store
 
@@ -65,7 +75,7 @@ def grade_learner(spec, uri: str, name: str):
     probe = Store(uri, spec, prefix)
     if not any(probe.experiment(key) is not None for key in spec.experiments):
         return batch._nothing_earned(spec, report.NOTHING_LOGGED)
-    return grader.grade(spec, uri, prefix)
+    return grader.grade(spec, uri, prefix, context=context)
 
 
 def write_learner(out, name: str, result, seconds: float) -> None:

@@ -8,7 +8,9 @@
 #
 # Fill in each cell marked `# YOUR CODE HERE` (delete the `raise NotImplementedError` line), run
 # it, then run the self-check below it. The store comes from `MLFLOW_TRACKING_URI` (`make lab`
-# sets it); the server you start uses that same store as its backend.
+# sets it); the server you start uses that same store as its backend. On a class server, where
+# `MLFLOW_TRACKING_URI` is the class's server, your server gets a store of your own instead, in
+# `~/course/own-server-store`; your instructor grades this set from your handed-in notebook.
 
 # %% tags=["parameters"]
 experiment_name: str = "ex01-proxied"  # experiment you create through your server
@@ -27,12 +29,12 @@ import mlflow
 import numpy as np
 
 from course.learner import named
-from course.tracking import artifact_root_for, resolve_uri
+from course.tracking import artifact_root_for, own_server_store
 from grading import check
 
 experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 np.random.seed(seed)
-store_uri, _ = resolve_uri()
+store_uri = own_server_store()  # MLFLOW_TRACKING_URI's SQLite store; your own one on a class server
 artifacts_dir = artifact_root_for(store_uri)  # beside the store's database: where the grader looks
 print("store:", store_uri)
 

@@ -8,7 +8,9 @@
 #
 # The stack is small on purpose. Its server keeps metadata in this course's store (the one
 # `MLFLOW_TRACKING_URI` names, so the self-checks can read it) instead of PostgreSQL, and its
-# files in a SeaweedFS bucket started on 127.0.0.1 for this notebook.
+# files in a SeaweedFS bucket started on 127.0.0.1 for this notebook. (On a class server, whose
+# database you cannot reach, it keeps them in a store of your own, `~/course/own-server-store`,
+# and your instructor grades this set from your handed-in notebook.)
 #
 # Fill in each cell marked `# YOUR CODE HERE` (delete the `raise NotImplementedError` line), run
 # it, then run the self-check below it. Run the last cells too: they back the bucket up and stop
@@ -36,14 +38,14 @@ from sklearn.metrics import accuracy_score
 from course import stack
 from course.labdata import ex06 as lab_data
 from course.learner import named
-from course.tracking import artifact_root_for, resolve_uri
+from course.tracking import artifact_root_for, own_server_store
 from grading import check
 
 experiment_name = named(experiment_name)  # your username comes first on a class server; see course/learner.py
 np.random.seed(seed)
 # The labels are integers, and inferring the output schema warns about missing values they cannot hold.
 warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-store_uri, _ = resolve_uri()
+store_uri = own_server_store()  # MLFLOW_TRACKING_URI's SQLite store; your own one on a class server
 X_train, X_val, X_test, y_train, y_val, y_test = lab_data.split()  # the grader scores on the same rows
 
 stack_folder = Path(tempfile.mkdtemp(prefix="ex06-stack-"))
