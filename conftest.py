@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from course import nbenv
+from course import kernel, nbenv
 
 ROOT = Path(__file__).resolve().parent
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
@@ -23,9 +23,11 @@ def pytest_configure(config):
     if getattr(option, "nbval", False) or getattr(option, "nbval_lax", False):
         if not option.nbval_sanitize_with:
             option.nbval_sanitize_with = str(SANITIZE)
-        # The kernel of the Python running pytest, whatever kernelspecs the machine has.
+        # The course's kernel (course/kernel.py) with the Python running pytest, whatever kernel specs
+        # the machine has: "python3" on JUPYTER_PATH, whose "python" jupyter_client makes sys.executable.
         if not option.nbval_kernel_name:
-            option.nbval_current_env = True
+            option.nbval_kernel_name = "python3"
+            os.environ["JUPYTER_PATH"] = kernel.jupyter_path(os.environ.get("JUPYTER_PATH", ""))
         config._course_stores = Path(tempfile.mkdtemp(prefix="nbval-stores-"))
 
 

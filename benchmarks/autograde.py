@@ -1,84 +1,172 @@
 """The autograder's cost: sandboxed grading against plain papermill, and --workers 2 against 1.
 
-Usage: python benchmarks/autograde.py [--copies 12]
+Usage: python benchmarks/autograde.py [--copies 6] [--lab lab04]
 
-All in one invocation, on the same machine state:
+All in one invocation, on the same machine state, with copies of the lab's solution:
   A. plain papermill executes the copies one after another, each into its own store, with the
-     self-checks off as the autograder has them (each would start a grader of its own);
+     self-checks off as the autograder has them (each would start a grader of its own), in the
+     course's kernel (course/kernel.py) as the autograder runs them; and once more in ipykernel's
+     own launcher, which differs only in the teardown at exit;
   B. `grading grade --workers 1` grades the same copies (sandbox, store, checks, reports);
   C. `grading grade --workers 2` grades them again.
-Prints the per-submission overhead of B over A (target <= 10% of execution and <= 4 s) and the
-speed-up of C over B (target >= 1.8x on 2 cores).
+Prints the per-submission overhead of B over A (target <= 10% of execution and <= 4 s), where
+each second of it goes (from the phases each student's grading.json records, and papermill's
+cell times in both executed notebooks), the speed-up of C over B (target >= 1.8x on 2 cores),
+and the peak memory of the grader's own processes and of the notebooks' kernels in B and C.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course import paths  # noqa: E402
+from course import kernel, paths  # noqa: E402
+from grading.autograde.phases import Phases  # noqa: E402
 
-SOLUTION = paths.SOLUTIONS / "lab04.ipynb"
+EXECUTION = ("until the first cell", "cells", "after the last cell")
+KERNELS = ("ipykernel_launcher", "course.kernel")
 
 
-def plain_papermill(copies: list[Path], work: Path) -> float:
+def plain_papermill(copies: list[Path], work: Path, course_kernel: bool) -> tuple[float, Phases]:
+    phases = Phases()
+    work.mkdir()
+    # JUPYTER_PATH as grading.execution sets it (the course's "python3"), or as it was.
+    jupyter_path = {"JUPYTER_PATH": kernel.jupyter_path()} if course_kernel else {}
     started = time.perf_counter()
     for copy in copies:
         store = work / copy.stem
         store.mkdir()
+        launched = time.time()
         subprocess.run(
             [sys.executable, "-m", "papermill", str(copy), str(store / "out.ipynb"), "--no-progress-bar",
              "--cwd", str(store)],
             # Self-checks off, as the autograder runs them: both sides do the notebook's own work only.
-            env={**os.environ, "MLFLOW_TRACKING_URI": paths.sqlite_uri(store), "COURSE_AUTOGRADING": "1"},
+            env={**os.environ, "MLFLOW_TRACKING_URI": paths.sqlite_uri(store), "COURSE_AUTOGRADING": "1",
+                 **jupyter_path},
             check=True, capture_output=True,
         )
-    return time.perf_counter() - started
+        phases.split_execution(launched, time.time(), (store / "out.ipynb").read_bytes())
+    return time.perf_counter() - started, phases
 
 
-def autograde(folder: Path, out: Path, workers: int) -> float:
+class PeakMemory:
+    """Samples a process tree every 0.3 s: the peak of the summed PSS of the notebooks' kernels,
+    and of everything else in the tree (the grader's own processes: the batch, its sandboxes'
+    executors, the grading children, the model loader)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.kernels, self.grader = pid, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.3):
+            try:
+                tree = [psutil.Process(self.pid), *psutil.Process(self.pid).children(recursive=True)]
+            except psutil.Error:
+                continue
+            kernels = grader = 0
+            for process in tree:
+                try:
+                    size = process.memory_full_info().pss
+                    if any(name in part for part in process.cmdline() for name in KERNELS):
+                        kernels += size
+                    else:
+                        grader += size
+                except psutil.Error:
+                    pass
+            self.kernels, self.grader = max(self.kernels, kernels), max(self.grader, grader)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def autograde(lab: str, folder: Path, out: Path, workers: int) -> tuple[float, PeakMemory]:
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "grading", "grade", "--lab", "lab04", "--out", str(out), "--workers", str(workers),
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grading", "grade", "--lab", lab, "--out", str(out), "--workers", str(workers),
          "--no-progress", str(folder)],
-        cwd=ROOT, check=True, capture_output=True,
-    )
-    return time.perf_counter() - started
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    memory = PeakMemory(process.pid)
+    output = process.communicate()[0]
+    memory.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"grade failed:\n{output.decode(errors='replace')[-2000:]}")
+    return time.perf_counter() - started, memory
+
+
+def recorded_phases(out: Path) -> tuple[Phases, list[float]]:
+    """Every student's phases added up, and each student's score."""
+    phases, scores = Phases(), []
+    for record in sorted(out.glob("*/grading.json")):
+        row = json.loads(record.read_text())
+        scores.append(row["score"])
+        for name, seconds in row["phases"].items():
+            phases.add(name, seconds)
+    return phases, scores
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=12)
+    parser.add_argument("--copies", type=int, default=6)
+    parser.add_argument("--lab", default="lab04", help="a lab or exercise set with a solution in solutions/")
     args = parser.parse_args()
+    n = args.copies
     with tempfile.TemporaryDirectory(prefix="bench-autograde-") as tmp:
         tmp = Path(tmp)
         folder = tmp / "submissions"
         folder.mkdir()
         copies = []
-        for i in range(args.copies):
+        for i in range(n):
             copies.append(folder / f"student{i:02d}.ipynb")
-            shutil.copyfile(SOLUTION, copies[-1])
-        (tmp / "plain").mkdir()
-        t_plain = plain_papermill(copies, tmp / "plain")
-        t_one = autograde(folder, tmp / "w1", 1)
-        t_two = autograde(folder, tmp / "w2", 2)
-    n = args.copies
+            shutil.copyfile(paths.SOLUTIONS / f"{args.lab}.ipynb", copies[-1])
+        t_ipykernel, ipykernel_phases = plain_papermill(copies, tmp / "ipykernel", course_kernel=False)
+        t_plain, plain = plain_papermill(copies, tmp / "plain", course_kernel=True)
+        t_one, memory_one = autograde(args.lab, folder, tmp / "w1", 1)
+        graded, scores = recorded_phases(tmp / "w1")
+        t_two, memory_two = autograde(args.lab, folder, tmp / "w2", 2)
+
     overhead = (t_one - t_plain) / t_plain
-    print(f"{'':<34}{'total s':>9}{'per submission s':>18}")
-    print(f"{'plain papermill, one at a time':<34}{t_plain:>9.1f}{t_plain / n:>18.2f}")
-    print(f"{'grade --workers 1':<34}{t_one:>9.1f}{t_one / n:>18.2f}")
-    print(f"{'grade --workers 2':<34}{t_two:>9.1f}{t_two / n:>18.2f}")
+    print(f"{args.lab}, {n} copies of the solution (scores with 1 worker: {sorted(set(scores))})")
+    print(f"{'':<36}{'total s':>9}{'per submission s':>18}")
+    print(f"{'plain papermill, ipykernel launcher':<36}{t_ipykernel:>9.1f}{t_ipykernel / n:>18.2f}")
+    print(f"{'plain papermill, one at a time':<36}{t_plain:>9.1f}{t_plain / n:>18.2f}")
+    print(f"{'grade --workers 1':<36}{t_one:>9.1f}{t_one / n:>18.2f}")
+    print(f"{'grade --workers 2':<36}{t_two:>9.1f}{t_two / n:>18.2f}")
     print(f"overhead of grading beyond execution: {(t_one - t_plain) / n:.2f} s per submission, "
           f"{overhead:.0%} (target <= 10% and <= 4 s)")
     print(f"speed-up of --workers 2 over --workers 1: {t_one / t_two:.2f}x (target >= 1.8x on 2 cores)")
+    after = "after the last cell"
+    print(f"the course's kernel against ipykernel's launcher, after the last cell: "
+          f"{plain.seconds.get(after, 0) / n:.2f} s against {ipykernel_phases.seconds.get(after, 0) / n:.2f} s")
+
+    print(f"\nwhere the time goes, seconds per submission{'':<10}{'plain':>8}{'grade':>8}{'extra':>8}")
+    rows = [(name, plain.seconds.get(name, 0.0), graded.seconds.get(name, 0.0)) for name in EXECUTION]
+    rows += [(name, 0.0, seconds) for name, seconds in graded.seconds.items() if name not in EXECUTION]
+    per_submission = sum(graded.seconds.values())
+    rows.append(("the batch: start, warm-up, summary", 0.0, max(0.0, t_one - per_submission)))
+    for name, a, b in rows:
+        print(f"  {name:<52}{a / n:>8.2f}{b / n:>8.2f}{(b - a) / n:>+8.2f}")
+    print(f"  {'total':<52}{t_plain / n:>8.2f}{t_one / n:>8.2f}{(t_one - t_plain) / n:>+8.2f}")
+
+    print("\npeak memory (PSS, MB)                   grader's own processes   notebooks' kernels")
+    for label, memory in (("grade --workers 1", memory_one), ("grade --workers 2", memory_two)):
+        print(f"  {label:<38}{memory.grader / 2**20:>16.0f}{memory.kernels / 2**20:>21.0f}")
+    print("  (target: two workers' grader processes fit in 2048 MB besides the kernels)")
     return 0
 
 

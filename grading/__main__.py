@@ -1,5 +1,4 @@
-import sys
-
+from course.quick_exit import run
 from grading.cli import main
 
-sys.exit(main())
+run(main)  # as sys.exit(main()), without the interpreter's teardown (about 1 s once MLflow is imported)

@@ -97,4 +97,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from course.quick_exit import run
+
+    run(main)  # without the interpreter's teardown

@@ -4,6 +4,7 @@ returning one Execution status. run-course calls it for each section; the autogr
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -78,6 +79,9 @@ def execute_notebook(source: str, output: str, *, parameters: dict | None = None
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from course import kernel
+
+    os.environ["JUPYTER_PATH"] = kernel.jupyter_path(os.environ.get("JUPYTER_PATH", ""))  # "python3" is course.kernel
     if cap:
         cap.install()
     expired = threading.Event()

@@ -173,4 +173,6 @@ def serve(requests: list, report, pid_namespace: bool) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from course.quick_exit import run
+
+    run(lambda: main(sys.argv[1:]))  # without the interpreter's teardown

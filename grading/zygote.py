@@ -218,4 +218,6 @@ def _read_line(connection: socket.socket) -> bytes:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from course.quick_exit import run
+
+    run(lambda: main(sys.argv[1:]))  # without the interpreter's teardown

@@ -295,6 +295,38 @@ def test_a_kernel_cannot_forge_the_execution_report(batch):
     assert re.search(r"logged val_accuracy=0\.99, recomputed 0\.8\d+", checks["truthful"]["output"])
 
 
+@pytest.mark.slow
+def test_each_students_record_says_where_the_grading_time_went(batch):
+    record = json.loads((batch["out"] / "honest" / "grading.json").read_text())["phases"]
+    assert {"preparing the workspace", "until the first cell", "cells", "after the last cell", "copying the store out",
+            "checking the store's schema", "grading child: start and limits", "grading child: store queries and checks",
+            "grading child: copying the models", "grading child: loading the models and predicting",
+            "removing the workspace", "writing the results"} == set(record)
+    assert record["cells"] > 1 and record["grading child: loading the models and predicting"] > 0
+    spent = json.loads((batch["out"] / "honest" / "results.json").read_text())["execution_time"]
+    assert sum(record.values()) - record["writing the results"] <= spent + 0.5
+    assert sum(record.values()) > 0.9 * spent, (record, spent)
+    # A file that is no notebook never reaches a sandbox: its time is all preparation.
+    assert set(json.loads((batch["out"] / "corrupt" / "grading.json").read_text())["phases"]) == {
+        "preparing the workspace", "removing the workspace", "writing the results"}
+
+
+def test_a_notebooks_own_times_only_split_the_execution_never_change_its_total():
+    from grading.autograde.phases import Phases
+
+    def executed(start: str, end: str) -> bytes:
+        cell = {"cell_type": "code", "metadata": {"papermill": {"start_time": start, "end_time": end}}}
+        return json.dumps({"cells": [cell]}).encode()
+
+    honest = Phases()
+    honest.split_execution(1000.0, 1010.0, executed("1970-01-01T00:16:42+00:00", "1970-01-01T00:16:48+00:00"))
+    assert honest.seconds == {"until the first cell": 2.0, "cells": 6.0, "after the last cell": 2.0}
+    for forged in (executed("1970-01-01T00:00:00", "2100-01-01T00:00:00"), b"not json", executed("x", "y"), None):
+        phases = Phases()
+        phases.split_execution(1000.0, 1010.0, forged)
+        assert phases.seconds == {"execution": 10.0}
+
+
 def test_a_rerun_keeps_earlier_results_unless_forced(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()

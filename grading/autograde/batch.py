@@ -9,6 +9,7 @@ files only, capped), and the store is graded from that private copy, confined to
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import csv
 import io
 import json
@@ -20,7 +21,7 @@ import stat
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -28,6 +29,7 @@ import nbformat
 from course import paths, store_template
 from grading import atomic, harvest, prewarmed, sandbox, zygote
 from grading import execution
+from grading.autograde.phases import Phases
 from grading.engine import expectations, readonly, render
 from grading.errors import UsageError, first_line
 from grading.engine.results import CheckResult, GradingResult
@@ -54,6 +56,7 @@ class Row:
     status: str  # graded, error, timeout, killed, invalid
     message: str
     submission: str = ""
+    phases: dict = field(default_factory=dict)  # seconds by phase (grading.autograde.phases)
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
     if todo:
         prewarmed.start()
         loader = zygote.start()  # before any submission exists
+        # The schema check's imports, while the first notebook runs instead of after it.
+        threading.Thread(target=readonly.warm_up, daemon=True).start()
     lock, stopping = threading.Lock(), threading.Event()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers))
     try:
@@ -166,10 +171,16 @@ def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits
     executed = None
     private = batch_root / f"{submission.student}.private"
     private.mkdir(mode=0o700)
+    phases = Phases()
     try:
-        with sandbox.identity() as uid, \
-                sandbox.workspace(batch_root / submission.student, uid, limits.disk_mb) as workspace:
-            status, result, executed = _execute_and_grade(spec, submission, workspace, private, limits, uid, loader)
+        with contextlib.ExitStack() as held:
+            with phases.timed("preparing the workspace"):
+                uid = held.enter_context(sandbox.identity())
+                workspace = held.enter_context(sandbox.workspace(batch_root / submission.student, uid, limits.disk_mb))
+            status, result, executed = _execute_and_grade(spec, submission, workspace, private, limits, uid, loader,
+                                                          phases)
+            cleaning = time.perf_counter()
+        phases.add("removing the workspace", time.perf_counter() - cleaning)
     except Exception as exc:  # the grader's own failure still gives this student a result
         status = {"status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:300], "cell": None, "source": ""}
         result = _nothing_earned(spec, "the grader failed on this submission")
@@ -181,6 +192,7 @@ def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits
     row = Row(submission.student, result.score, result.max_score, _status_word(status), _status_line(status),
               submission.name)
     with lock:
+        writing = time.perf_counter()
         target.mkdir(parents=True, exist_ok=True)
         if executed is not None:
             atomic.write_bytes(target / "executed.ipynb", executed)
@@ -188,6 +200,8 @@ def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits
         atomic.write_text(target / "results.json",
                           render.gradescope(result, execution_time=elapsed, preface=execution_summary(status)))
         atomic.write_text(target / "feedback.md", feedback(result, status))
+        phases.add("writing the results", time.perf_counter() - writing)
+        row.phases = {name: round(seconds, 4) for name, seconds in phases.seconds.items()}
         atomic.write_text(target / "grading.json", json.dumps(asdict(row)))
         write_gradebook(out)
 
@@ -213,24 +227,25 @@ def _invalid(ename: str, evalue: str) -> dict:
 
 
 def _execute_and_grade(spec, submission: Submission, workspace: Path, private: Path, limits: Limits, uid,
-                       loader: str | None):
-    data, status = _read_submission(submission)
-    if status is None:
-        try:
-            nbformat.validate(nbformat.reads(data.decode("utf-8"), as_version=4))
-        except Exception as exc:  # not UTF-8, not JSON, not a notebook, wrong schema
-            status = _invalid(type(exc).__name__, first_line(exc, 200))
-    if status is not None:
-        return status, _nothing_earned(spec, "the file is not a readable Jupyter notebook"), None
-    notebook = workspace / "submission.ipynb"
-    notebook.write_bytes(data)
-    store = workspace / "store"
-    store.mkdir()
-    seeded = store_template.seed(store / "mlflow.db")  # as a fresh store the notebook would make, minus ~1 s
-    if uid is not None:
-        os.chown(store, uid, uid)
-        if seeded:
-            os.chown(store / "mlflow.db", uid, uid)
+                       loader: str | None, phases: Phases):
+    with phases.timed("preparing the workspace"):
+        data, status = _read_submission(submission)
+        if status is None:
+            try:
+                nbformat.validate(nbformat.reads(data.decode("utf-8"), as_version=4))
+            except Exception as exc:  # not UTF-8, not JSON, not a notebook, wrong schema
+                status = _invalid(type(exc).__name__, first_line(exc, 200))
+        if status is not None:
+            return status, _nothing_earned(spec, "the file is not a readable Jupyter notebook"), None
+        notebook = workspace / "submission.ipynb"
+        notebook.write_bytes(data)
+        store = workspace / "store"
+        store.mkdir()
+        seeded = store_template.seed(store / "mlflow.db")  # as a fresh store the notebook would make, minus ~1 s
+        if uid is not None:
+            os.chown(store, uid, uid)
+            if seeded:
+                os.chown(store / "mlflow.db", uid, uid)
     box = sandbox.Sandbox(workspace=workspace, uid=uid, limits=sandbox.Limits(
         timeout=limits.timeout + SANDBOX_SLACK, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
     inside = box.inside
@@ -238,11 +253,13 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
             "--deadline", f"{limits.timeout:g}", "--output-mb", str(limits.output_mb)]
     if sandbox.mode() != "process":
         args.append("--pid-namespace")
+    launched = time.time()
     done = box.run_module("grading.autograde.execute_submission", args, env={
         "MLFLOW_TRACKING_URI": f"sqlite:///{inside / 'store' / 'mlflow.db'}", "MLFLOW_LOGGING_LEVEL": "WARNING", "TQDM_DISABLE": "1",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         # Self-checks would need the expectations, which the sandbox cannot see; the grade comes after.
         "COURSE_AUTOGRADING": "1", "COURSE_SANDBOX": "process"})
+    ended = time.time()
     status = read_report(done.stdout)
     if status is None and done.timed_out:
         status = execution.timed_out(limits.timeout).as_dict()
@@ -250,9 +267,11 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
         status = {"status": "killed", "cell": None, "ename": "Killed",
                   "evalue": f"execution ended without a status (exit code {done.returncode})", "source": ""}
     status["limits"] = _limits_hit(done, status, workspace, limits)
-    executed = _harvest_executed(workspace, limits, status)
+    with phases.timed("copying the store out"):
+        executed = _harvest_executed(workspace, limits, status)
+    phases.split_execution(launched, ended, executed)
     # Runs logged before a crash or a timeout still count: grade whatever the store holds.
-    return status, _grade_store(spec, workspace, inside, private, limits, uid, status, loader), executed
+    return status, _grade_store(spec, workspace, inside, private, limits, uid, status, loader, phases), executed
 
 
 def _limits_hit(done, status: dict, workspace: Path, limits: Limits) -> list[str]:
@@ -281,12 +300,13 @@ def _harvest_executed(workspace: Path, limits: Limits, status: dict) -> bytes | 
 
 
 def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Limits, uid, status: dict,
-                 loader: str | None) -> GradingResult:
+                 loader: str | None, phases: Phases) -> GradingResult:
     """Grade a private copy of the workspace (the store, and artifacts wherever in it MLflow put
     them), confined to that copy."""
     copy = private / "workspace"
     cap = limits.disk_mb * 1024 * 1024
-    copied = harvest.copy_tree(workspace, copy, cap, cap, leave_out=LEFT_IN_WORKSPACE)
+    with phases.timed("copying the store out"):
+        copied = harvest.copy_tree(workspace, copy, cap, cap, leave_out=LEFT_IN_WORKSPACE)
     if copied.skipped:
         status["limits"].append("left out of the store: " + "; ".join(copied.skipped[:3]))
     if not (copy / "store").is_dir():
@@ -294,7 +314,9 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
     database = copy / "store" / "mlflow.db"
     if not database.exists() or store_template.untouched(database):
         return _nothing_earned(spec, "the notebook logged nothing: it never opened its tracking store")
-    if readonly.store_problem(database, paths.sqlite_uri(copy / "store")):
+    with phases.timed("checking the store's schema"):
+        problem = readonly.store_problem(database, paths.sqlite_uri(copy / "store"))
+    if problem:
         return _nothing_earned(spec, "the notebook's tracking store is not a current MLflow database")
     # The database is the submission's: its queries run in a child with their own memory and time,
     # forked from a process that has imported MLflow already (grading.prewarmed).
@@ -305,6 +327,10 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
     done = prewarmed.run("grading.autograde.grade_store:main", args, sandbox.Limits(
         timeout=GRADE_SECONDS, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
     lines = done.stdout.strip().splitlines()
+    inner = _child_phases(lines)
+    phases.add("grading child: start and limits", done.seconds - sum(inner.values()))
+    for name, seconds in inner.items():
+        phases.add(f"grading child: {name}", seconds)
     try:
         return GradingResult.from_dict(json.loads(lines[-1]))
     except (IndexError, ValueError, KeyError, TypeError):
@@ -313,6 +339,15 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
                else "its tracking store could not be graded")
         status["limits"].append(why)
         return _nothing_earned(spec, why)
+
+
+def _child_phases(lines: list[str]) -> dict[str, float]:
+    """The grading child's own phases, from its line before the result (grade_store.main)."""
+    try:
+        found = json.loads(lines[-2])["phases"]
+        return {str(k): float(v) for k, v in found.items()}
+    except (IndexError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def read_report(stdout: str) -> dict | None:

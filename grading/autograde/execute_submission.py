@@ -48,4 +48,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from course.quick_exit import run
+
+    run(lambda: main(sys.argv[1:]))  # without the interpreter's teardown

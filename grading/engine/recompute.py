@@ -12,10 +12,13 @@ import functools
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 MODEL_CAP = 200 * 1024 * 1024  # bytes of one model's files
 MAX_MODELS = 20  # recomputed per check; a lab names a handful of configurations
+# Seconds this process spent copying models out of stores, and loading them to predict (a benchmark reads them).
+SECONDS = {"copying the models": 0.0, "loading the models and predicting": 0.0}
 
 
 def _classifier_score(name: str):
@@ -74,6 +77,7 @@ def predict_all(store, wanted: set[tuple[str, str, str]]) -> None:
         scratch.chmod(0o755)
         folder_of: dict[str, str] = {}
         budget = store.context.sandbox_limits.disk_mb * 1024 * 1024  # for all the models together
+        copying = time.perf_counter()
         for number, uri in enumerate(sorted({uri for _, _, uri in pending})):
             target = scratch / f"m{number}"
             problem = store.copy_model(uri, target, max(0, min(MODEL_CAP, budget)))
@@ -83,6 +87,7 @@ def predict_all(store, wanted: set[tuple[str, str, str]]) -> None:
             else:
                 harvest.make_readable(target)
                 folder_of[uri] = str(target)
+        SECONDS["copying the models"] += time.perf_counter() - copying
         requests = [(dataset, part, folder_of[uri]) for dataset, part, uri in pending if uri in folder_of]
         if not requests:
             return
@@ -93,6 +98,7 @@ def predict_all(store, wanted: set[tuple[str, str, str]]) -> None:
             box = sandbox.Sandbox(readable=[scratch], limits=limits, uid=store.context.sandbox_uid)
             namespace = ["--pid-namespace"] if sandbox.mode() != "process" else []
             done = box.run_module("grading.predict", [*namespace, json.dumps(requests)])
+        SECONDS["loading the models and predicting"] += done.seconds
         answers = _read_report(done.stdout)
         uri_of = {folder: uri for uri, folder in folder_of.items()}
         for dataset, part, folder in requests:
