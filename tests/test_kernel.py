@@ -13,7 +13,9 @@ def test_the_course_kernel_finishes_an_open_run_and_the_notebooks_threads_before
     monkeypatch.setenv("JUPYTER_PATH", kernel.jupyter_path(os.environ.get("JUPYTER_PATH", "")))
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     done = tmp_path / "thread-done"
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    # Nothing of MLflow's from this worker's earlier tests (an experiment id of another store).
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=clean)
     try:
         reply = kc.execute_interactive(
             "import sys, threading, time, mlflow\n"
