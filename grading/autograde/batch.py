@@ -122,12 +122,9 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
     out.mkdir(parents=True, exist_ok=True)
     todo = submissions if force else [s for s in submissions if not already_graded(out, s)]
     batch_root = Path(tempfile.mkdtemp(prefix="autograde-"))
-    loader = None
-    if todo:
-        prewarmed.start()
-        loader = zygote.start()  # before any submission exists
-        # The schema check's imports, while the first notebook runs instead of after it.
-        threading.Thread(target=readonly.warm_up, daemon=True).start()
+    loader = start_helpers() if todo else None
+    if todo:  # here, not in a worker thread: two threads importing MLflow at once can deadlock on its cycles
+        readonly.warm_up()
     lock, stopping = threading.Lock(), threading.Event()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers))
     try:
@@ -145,6 +142,18 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
         shutil.rmtree(batch_root, ignore_errors=True)
         write_gradebook(out)
     return write_gradebook(out)
+
+
+def start_helpers() -> str | None:
+    """The warm processes a batch grades with, started before any submission exists (both calls
+    are idempotent): the forkserver of grading children, and the model loader, whose socket this
+    returns (None where it cannot run)."""
+    prewarmed.start()
+    return zygote.start()
+
+
+def stop_helpers() -> None:
+    zygote.stop()  # the forkserver ends with this process
 
 
 def already_graded(out: Path, submission: Submission) -> bool:

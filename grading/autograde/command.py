@@ -39,16 +39,20 @@ def sandbox_ready() -> None:
 
 def grade(args) -> int:
     limits = limits_of(args)
-    prepare(args.lab, limits, args.workers)
-    submissions = batch.discover(args.submissions)
-    sandbox_ready()
+    batch.start_helpers()  # their imports overlap reading the lab's expectations (MLflow's, about 2 s)
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create the output folder {args.out}: {exc.strerror}") from None
-    skipped = [] if args.force else [s.student for s in submissions if batch.already_graded(args.out, s)]
-    rows = batch.grade_batch(args.lab, submissions, args.out.resolve(), args.workers, limits,
-                             force=args.force, progress=not args.no_progress)
+        prepare(args.lab, limits, args.workers)
+        submissions = batch.discover(args.submissions)
+        sandbox_ready()
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the output folder {args.out}: {exc.strerror}") from None
+        skipped = [] if args.force else [s.student for s in submissions if batch.already_graded(args.out, s)]
+        rows = batch.grade_batch(args.lab, submissions, args.out.resolve(), args.workers, limits,
+                                 force=args.force, progress=not args.no_progress)
+    finally:
+        batch.stop_helpers()
     by_student = {r.student: r for r in rows}
     for submission in submissions:
         row = by_student.get(submission.student)

@@ -145,7 +145,8 @@ class Store:
         import yaml
 
         text = self.read_text(model_uri.rstrip("/") + "/MLmodel")
-        return yaml.safe_load(text)
+        # libyaml's safe loader: the same types as yaml.safe_load, parsed in C (a tenth of the time).
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 
     # Artifacts -------------------------------------------------------------------
     def list_run_artifacts(self, run_id: str, path: str | None = None) -> list[str]:
