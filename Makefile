@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/autograde.py
 	$(PY) benchmarks/server_load.py
 	$(PY) benchmarks/class_load.py
+	$(PY) benchmarks/class_course.py
 
 clean:
 	rm -rf build .course node_modules

@@ -74,3 +74,14 @@ def test_a_server_a_notebook_starts_gets_a_store_of_the_learners_own_on_a_class_
     own = tracking.own_server_store()
     assert own == f"sqlite:///{nobody / 'course' / 'own-server-store' / 'mlflow.db'}"
     assert (nobody / "course" / "own-server-store").is_dir()
+
+
+def test_run_course_grades_a_set_that_starts_its_own_server_where_it_logged(nobody):
+    from grading.run_course import runner, sections
+
+    section = next(s for s in sections.all_sections() if s.id == "01-tracking-server")
+    own_server_set = sections.exercises_for(section)
+    assert runner.logged_to(section, "http://class.example:5000") == "http://class.example:5000"
+    assert runner.logged_to(own_server_set, "http://class.example:5000") == \
+        f"sqlite:///{nobody / 'course' / 'own-server-store' / 'mlflow.db'}"
+    assert runner.logged_to(own_server_set, "sqlite:////srv/laptop/mlflow.db") == "sqlite:////srv/laptop/mlflow.db"

@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from course import learner
 from grading.run_course.sections import Section, parameter_defaults
 
 
@@ -49,16 +50,27 @@ def run_section(section: Section, tracking_uri: str, out_dir: Path, progress: bo
                                      cwd=str(section.notebook.parent), cell_timeout=cell_timeout, progress=progress)
     error = execution.describe() or None
     seconds = time.perf_counter() - started
+    store = logged_to(section, tracking_uri)
     result = SectionRun(
         section=section.id,
         status="failed" if error else "passed",
-        runs=count_runs(tracking_uri, experiment, started_ms),
+        runs=count_runs(store, learner.named(experiment) if experiment else None, started_ms),
         seconds=round(seconds, 1),
         output=str(output),
         error=error,
     )
-    grade_section(result, tracking_uri)
+    grade_section(result, store)
     return result
+
+
+def logged_to(section: Section, tracking_uri: str) -> str:
+    """Where the notebook's runs are: the given store, except for a set whose notebook starts a
+    server of its own, which on a class server logs to the learner's own store."""
+    if served_by(section) == "own-server":
+        from course.tracking import own_server_store
+
+        return own_server_store(tracking_uri)
+    return tracking_uri
 
 
 def run_hand_out(hand_out: Section, tracking_uri: str, out_dir: Path, progress: bool = True) -> SectionRun:
