@@ -9,9 +9,13 @@ home of their own: every section and its exercise set, in the learner's namespac
 its self-check. First one learner runs the course alone, then all of them at the same time, as a
 class does on one server.
 
-Prints the wall seconds of each, their ratio, and every learner's notebooks that did not pass.
-Exits 1 if any learner's course did not pass in full: a name two learners share, or a check that
-reads another learner's work, would show here.
+Then the instructor grades every exercise set from the server with `grade-class`, which must give
+each learner who ran the course full marks (exercises 01 and 06 log to a store of the learner's
+own, so grade-class refuses them, and run-course's self-checks grade them there).
+
+Prints the wall seconds of each, their ratio, every learner's notebooks that did not pass, and
+grade-class's scores. Exits 1 if any learner's course did not pass in full or any grade is short:
+a name two learners share, or a check that reads another learner's work, would show here.
 """
 from __future__ import annotations
 
@@ -90,6 +94,7 @@ def main() -> int:
             print(f"{args.learners} learners at once...", flush=True)
             together, more = course_by(uri, names, work)
             failed.update(more)
+            short = grade_the_class(uri, work)
     print(f"{'':<34}{'wall s':>9}")
     print(f"{'the course, one learner alone':<34}{alone:>9.1f}")
     print(f"{f'the course, {args.learners} learners at once':<34}{together:>9.1f}")
@@ -99,7 +104,42 @@ def main() -> int:
         for item in items[:5]:
             print(f"not passed: {name}: {item}", file=sys.stderr)
     print(f"learners with every notebook passed: {len(failed) - len(bad)}/{len(failed)}")
-    return 1 if bad else 0
+    for item in short:
+        print(f"grade-class: {item}", file=sys.stderr)
+    return 1 if bad or short else 0
+
+
+def grade_the_class(uri: str, work: Path) -> list[str]:
+    """grade-class for every exercise set the class server holds; what is short of full marks."""
+    import csv
+
+    from grading.engine import expectations
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+           "MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": ADMIN[1]}
+    short = []
+    print(f"{'grade-class':<28}{'learners':>9}{'full marks':>12}{'seconds':>9}")
+    for set_id in sorted(p.stem for p in (ROOT / "solutions").glob("ex*.ipynb")):
+        spec = expectations.load(set_id)
+        out = work / "graded" / set_id
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "grading", "grade-class", "--lab", set_id, "--tracking-uri", uri,
+                               "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if spec.served_by == "own-server":
+            if done.returncode != 2 or "a server each learner starts" not in done.stderr:
+                short.append(f"{set_id}: expected the one-line refusal, got exit {done.returncode}")
+            print(f"{set_id:<28}  refused: logged to each learner's own store")
+            continue
+        if done.returncode != 0:
+            short.append(f"{set_id}: exit {done.returncode}: {done.stderr.strip()[-300:]}")
+            continue
+        with open(out / "gradebook.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        full = [r for r in rows if float(r["score"]) == spec.max_score]
+        short += [f"{set_id}: {r['student']} {r['score']}/{spec.max_score:g}" for r in rows if r not in full]
+        print(f"{set_id:<28}{len(rows):>9}{len(full):>12}{seconds:>9.1f}")
+    return short
 
 
 if __name__ == "__main__":
