@@ -95,7 +95,8 @@ def ui_link(uri: str, experiment_id: str) -> str | None:
 
 def workspace_dir(name: str, uri: str) -> Path:
     """A scratch folder (e.g. a git + DVC repository) that belongs with a store: beside an embedded
-    store's database, else in the course's home folder."""
+    store's database; with a server, in the learner's own home (on a class server the course's
+    folder is shared by every learner, and read-only on the hub)."""
     root = artifact_root_for(uri)
-    base = root.parent if root is not None else paths.HOME
+    base = root.parent if root is not None else Path.home() / "course"
     return base / "workspaces" / name

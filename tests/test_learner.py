@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,12 @@ def test_run_course_grades_a_set_that_starts_its_own_server_where_it_logged(nobo
     assert runner.logged_to(own_server_set, "http://class.example:5000") == \
         f"sqlite:///{nobody / 'course' / 'own-server-store' / 'mlflow.db'}"
     assert runner.logged_to(own_server_set, "sqlite:////srv/laptop/mlflow.db") == "sqlite:////srv/laptop/mlflow.db"
+
+
+def test_a_notebooks_scratch_repository_is_the_learners_own_on_a_server(nobody):
+    from course import tracking
+
+    assert tracking.workspace_dir("churn-lineage", "sqlite:////srv/laptop/mlflow.db") == \
+        Path("/srv/laptop/workspaces/churn-lineage")
+    assert tracking.workspace_dir("churn-lineage", "http://class.example:5000") == \
+        nobody / "course" / "workspaces" / "churn-lineage"
