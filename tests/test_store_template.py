@@ -54,3 +54,27 @@ def test_seeding_never_replaces_a_store(tmp_path):
     database.write_bytes(b"a learner's runs")
     assert not store_template.seed(database)
     assert database.read_bytes() == b"a learner's runs"
+
+
+def test_the_first_stores_of_a_fresh_install_are_seeded_at_once_without_a_clash(tmp_path, monkeypatch):
+    # An autograder with two workers on a new machine: both threads want the template before it exists.
+    import threading
+
+    monkeypatch.setattr(store_template, "location", lambda: tmp_path / "cache" / "empty-store.db")
+    stores = [tmp_path / f"student{n}" / "mlflow.db" for n in range(3)]
+    outcomes = {}
+
+    def seed(database):
+        try:
+            outcomes[database] = store_template.seed(database)
+        except Exception as exc:  # noqa: BLE001 - the failure is the finding
+            outcomes[database] = exc
+
+    threads = [threading.Thread(target=seed, args=(database,)) for database in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == {database: True for database in stores}
+    assert all(schema(database) == schema(stores[0]) for database in stores)
+    assert schema(stores[0])[1]  # migrated: it names its schema revision

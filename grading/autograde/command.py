@@ -14,16 +14,24 @@ from grading.engine.kinds import HOST_EFFECTS
 from grading.errors import UsageError
 
 
+def check_options(lab: str, limits: batch.Limits, workers: int = 1) -> None:
+    """The mistakes found without MLflow: an unknown lab, bad limits. They are reported before the
+    batch's warm processes start, which import MLflow and scikit-learn (~4 CPU-s)."""
+    if lab not in expectations.targets():
+        expectations.load(lab)  # its one-line error names the valid targets
+    problem = limits.problem() or ("--workers must be between 1 and 64" if not 1 <= workers <= 64 else None)
+    if problem:
+        raise UsageError(problem)
+
+
 def prepare(lab: str, limits: batch.Limits, workers: int = 1) -> None:
     """What must hold before any submission runs: a lab the sandbox can grade, sane limits, a sandbox."""
-    spec = expectations.load(lab)  # an unknown lab is a usage error before anything runs
+    check_options(lab, limits, workers)
+    spec = expectations.load(lab)
     unsafe = [c for c in spec.chosen() if c.kind in HOST_EFFECTS]
     if unsafe:
         raise UsageError(f"{lab} cannot be autograded: its check {unsafe[0].id!r} ({unsafe[0].kind}) acts on the "
                          "host from what a submission's store names; run `python -m grading check` on a learner's store")
-    problem = limits.problem() or ("--workers must be between 1 and 64" if not 1 <= workers <= 64 else None)
-    if problem:
-        raise UsageError(problem)
 
 
 def limits_of(args) -> batch.Limits:
@@ -39,16 +47,18 @@ def sandbox_ready() -> None:
 
 def grade(args) -> int:
     limits = limits_of(args)
-    batch.start_helpers()  # their imports overlap reading the lab's expectations (MLflow's, about 2 s)
+    check_options(args.lab, limits, args.workers)
+    submissions = batch.discover(args.submissions)
+    skipped = [] if args.force else [s.student for s in submissions if batch.already_graded(args.out, s)]
+    if len(skipped) < len(submissions):
+        batch.start_helpers()  # their imports overlap reading the lab's expectations (MLflow's, about 2 s)
     try:
         prepare(args.lab, limits, args.workers)
-        submissions = batch.discover(args.submissions)
         sandbox_ready()
         try:
             args.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create the output folder {args.out}: {exc.strerror}") from None
-        skipped = [] if args.force else [s.student for s in submissions if batch.already_graded(args.out, s)]
         rows = batch.grade_batch(args.lab, submissions, args.out.resolve(), args.workers, limits,
                                  force=args.force, progress=not args.no_progress)
     finally:
