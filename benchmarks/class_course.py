@@ -136,9 +136,10 @@ def grade_the_class(uri: str, work: Path) -> list[str]:
             continue
         with open(out / "gradebook.csv") as handle:
             rows = list(csv.DictReader(handle))
-        full = [r for r in rows if float(r["score"]) == spec.max_score]
-        short += [f"{set_id}: {r['student']} {r['score']}/{spec.max_score:g}" for r in rows if r not in full]
-        print(f"{set_id:<28}{len(rows):>9}{len(full):>12}{seconds:>9.1f}")
+        missing = [f"{set_id}: {r['student']} {r['score']}/{spec.max_score:g}" for r in rows
+                   if float(r["score"]) != spec.max_score]
+        short += missing
+        print(f"{set_id:<28}{len(rows):>9}{len(rows) - len(missing):>12}{seconds:>9.1f}")
     return short
 
 

@@ -14,7 +14,6 @@ import os
 import shutil
 import sqlite3
 import tempfile
-import threading
 from pathlib import Path
 
 from course import paths
@@ -26,31 +25,28 @@ def location() -> Path:
     return paths.HOME / "cache" / f"empty-store-mlflow-{version('mlflow')}.db"
 
 
-_BUILDING = threading.Lock()
-
-
 def template() -> Path | None:
     """The empty, migrated database for this MLflow version, built on first use; None when the
     course's home folder cannot hold it (then MLflow builds each store itself, as usual)."""
     target = location()
     if target.is_file():
         return target
-    # One builder at a time, across threads and processes: MLflow migrates through alembic, whose
-    # migration context is global to the process (two threads' builds fail with KeyError 'script').
-    with _BUILDING:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target.parent / ".building.lock", "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                if target.is_file():  # built by whoever held the lock before
-                    return target
-                with tempfile.TemporaryDirectory(dir=target.parent, prefix=".building-") as scratch:
-                    built = Path(scratch) / "mlflow.db"
-                    _build(built)
-                    os.replace(built, target)
-            return target
-        except OSError:
-            return None
+    # One builder at a time, across processes and threads alike (flock locks an open file, and each
+    # caller opens its own): MLflow migrates through alembic, whose migration context is global to
+    # the process (two threads' builds fail with KeyError 'script').
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.parent / ".building.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if target.is_file():  # built by whoever held the lock before
+                return target
+            with tempfile.TemporaryDirectory(dir=target.parent, prefix=".building-") as scratch:
+                built = Path(scratch) / "mlflow.db"
+                _build(built)
+                os.replace(built, target)
+        return target
+    except OSError:
+        return None
 
 
 def _build(database: Path) -> None:

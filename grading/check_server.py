@@ -40,7 +40,7 @@ def warm_for(request: dict) -> None:
     here, while the learner reads: that lab's next checks are then forked warm (1.2 s each)."""
     from grading.engine import expectations, recompute
 
-    if recompute._labels.cache_info().currsize:  # warm already: no lab to read again after every check
+    if recompute.warm():  # no lab to read again after every check
         return
     try:
         if any(c.kind == "recomputed_metric" for c in expectations.load(str(request["argv"][1])).checks):

@@ -25,8 +25,12 @@ def check_options(lab: str, limits: batch.Limits, workers: int = 1) -> None:
 
 
 def prepare(lab: str, limits: batch.Limits, workers: int = 1) -> None:
-    """What must hold before any submission runs: a lab the sandbox can grade, sane limits, a sandbox."""
+    """What must hold before any submission runs: a lab the sandbox can grade, sane limits."""
     check_options(lab, limits, workers)
+    refuse_host_effects(lab)
+
+
+def refuse_host_effects(lab: str) -> None:
     spec = expectations.load(lab)
     unsafe = [c for c in spec.chosen() if c.kind in HOST_EFFECTS]
     if unsafe:
@@ -53,7 +57,7 @@ def grade(args) -> int:
     if len(skipped) < len(submissions):
         batch.start_helpers()  # their imports overlap reading the lab's expectations (MLflow's, about 2 s)
     try:
-        prepare(args.lab, limits, args.workers)
+        refuse_host_effects(args.lab)
         sandbox_ready()
         try:
             args.out.mkdir(parents=True, exist_ok=True)

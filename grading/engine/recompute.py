@@ -130,6 +130,11 @@ def warm_up() -> None:
             _labels(dataset, part)
 
 
+def warm() -> bool:
+    """Whether warm_up has run in this process (its labels are cached)."""
+    return _labels.cache_info().currsize > 0
+
+
 @functools.lru_cache(maxsize=None)
 def _labels(dataset: str, part: str):
     from course import labdata
