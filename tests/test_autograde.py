@@ -13,7 +13,7 @@ import nbformat
 import psutil
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, assert_one_line_error, run_cli
 from course import authoring
 from grading.engine import expectations
 
@@ -299,7 +299,7 @@ def test_a_kernel_cannot_forge_the_execution_report(batch):
 def test_each_students_record_says_where_the_grading_time_went(batch):
     record = json.loads((batch["out"] / "honest" / "grading.json").read_text())["phases"]
     assert {"preparing the workspace", "until the first cell", "cells", "after the last cell", "copying the store out",
-            "checking the store's schema", "grading child: start and limits", "grading child: store queries and checks",
+            "waiting for the warm-up", "grading child: checking the store's schema", "grading child: start and limits", "grading child: store queries and checks",
             "grading child: copying the models", "grading child: loading the models and predicting",
             "removing the workspace", "writing the results"} == set(record)
     assert record["cells"] > 1 and record["grading child: loading the models and predicting"] > 0
@@ -356,6 +356,51 @@ def test_bad_input_is_one_line_with_exit_2(tmp_path):
         result = run_cli(*args)
         assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+# Every run selection of the lab gets a filter MLflow cannot parse, in the grader and in its
+# forkserver (which imports this module first), where the batch parses the filters.
+BROKEN_FILTER = """
+import dataclasses
+from grading.engine import expectations
+real = expectations.load
+def load(target, folder=expectations.FOLDER, filters=True):
+    spec = real(target, folder, filters=False)
+    runs = {name: dataclasses.replace(sel, filter="tags.a = 'x' or tags.b = 'y'") for name, sel in spec.runs.items()}
+    spec = dataclasses.replace(spec, runs=runs)
+    if filters:
+        expectations.check_filters(spec, folder)
+    return spec
+expectations.load = load
+"""
+GRADE_WITH_BROKEN_FILTER = """
+import sys
+import broken_filter
+from grading import prewarmed
+prewarmed.PRELOAD.insert(0, "broken_filter")
+from grading.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_filter_mlflow_cannot_parse_stops_the_batch_in_one_line_before_any_result(tmp_path):
+    """The batch parses the lab's filters while the first notebooks run; a bad one still ends it with
+    the usual one line and exit 2, and no student gets a result made of it."""
+    import os
+    import subprocess
+    import sys
+
+    subs, out, patch = tmp_path / "subs", tmp_path / "out", tmp_path / "patch"
+    subs.mkdir()
+    patch.mkdir()
+    (patch / "broken_filter.py").write_text(BROKEN_FILTER)
+    (subs / "solution.ipynb").write_bytes((ROOT / "solutions" / "lab04.ipynb").read_bytes())
+    done = subprocess.run([sys.executable, "-c", GRADE_WITH_BROKEN_FILTER, "grade", "--lab", "lab04", "--out", str(out),
+                           "--no-progress", str(subs)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(patch), str(ROOT)])})
+    assert_one_line_error(done, "has a filter MLflow cannot parse")
+    assert not (out / "solution").exists()
+    assert [line.split(",")[0] for line in (out / "gradebook.csv").read_text().splitlines()] == ["student"]
 
 
 def test_an_upload_of_several_notebooks_gets_a_results_file_that_says_so(tmp_path):

@@ -184,3 +184,26 @@ def test_no_grading_module_names_a_lab_or_a_section():
     for module in Path(expectations.__file__).parent.rglob("*.py"):
         found = named.findall(module.read_text())
         assert not found, f"{module.name} names {found}"
+
+
+def test_filters_left_out_at_load_are_refused_later_with_the_same_line(tmp_path):
+    """The autograder loads a lab without parsing its filters (that imports MLflow, ~1 s on its
+    critical path) and checks them in its warm-up: the same one line either way."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    data = copy.deepcopy(VALID)
+    data["runs"]["sweep"]["filter"] = "tags.purpose = 'x' or tags.a = 'b'"
+    (tmp_path / "lab04.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(UsageError) as at_load:
+        expectations.load("lab04", tmp_path)
+    spec = expectations.load("lab04", tmp_path, filters=False)
+    with pytest.raises(UsageError) as later:
+        expectations.check_filters(spec, tmp_path)
+    assert str(later.value) == str(at_load.value) and "cannot parse" in str(later.value)
+    imported = subprocess.run([sys.executable, "-c", "import sys; from grading.engine import expectations; "
+                               "expectations.load('lab04', filters=False); print('mlflow' in sys.modules)"],
+                              capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "False"

@@ -30,7 +30,7 @@ from course import paths, store_template
 from grading import atomic, harvest, prewarmed, sandbox, zygote
 from grading import execution
 from grading.autograde.phases import Phases
-from grading.engine import expectations, readonly, render
+from grading.engine import expectations, render
 from grading.errors import UsageError, first_line
 from grading.engine.results import CheckResult, GradingResult
 
@@ -39,6 +39,7 @@ NOTEBOOK_CAP = 20 * 1024 * 1024  # bytes of a submitted notebook
 GRADE_SECONDS = 600  # to query a submission's store and recompute its models
 LEFT_IN_WORKSPACE = frozenset({".scratch", "submission.ipynb", "executed.ipynb"})  # not part of the store
 SANDBOX_SLACK = 30  # seconds beyond the notebook's own deadline, to start and stop the sandbox
+PREPARE_LIMITS = sandbox.Limits(timeout=300, memory_mb=2048, pids=64, disk_mb=256)  # trusted code, trusted files
 
 
 @dataclass(frozen=True)
@@ -118,17 +119,19 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
                 force: bool = False, progress: bool = True) -> list[Row]:
     """Grade every submission not graded yet. The first Ctrl-C starts no new submission, ends the
     running ones (they keep no result, so a rerun grades them), writes the gradebook and re-raises."""
-    spec = expectations.load(lab)
+    spec = expectations.load(lab, filters=False)  # the filters are checked by the warm-up, off the critical path
     out.mkdir(parents=True, exist_ok=True)
     todo = submissions if force else [s for s in submissions if not already_graded(out, s)]
     batch_root = Path(tempfile.mkdtemp(prefix="autograde-"))
     loader = start_helpers() if todo else None
-    if todo:  # here, not in a worker thread: two threads importing MLflow at once can deadlock on its cycles
-        readonly.warm_up()
     lock, stopping = threading.Lock(), threading.Event()
+    warm = _WarmUp(spec, stopping)
+    if todo:
+        warm.start()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers))
     try:
-        futures = [pool.submit(_grade_one, spec, s, out, batch_root, limits, lock, stopping, loader) for s in todo]
+        futures = [pool.submit(_grade_one, spec, s, out, batch_root, limits, lock, stopping, loader, warm)
+                   for s in todo]
         _wait(futures, progress, len(todo))
     except KeyboardInterrupt:
         stopping.set()
@@ -141,7 +144,41 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
         zygote.stop()
         shutil.rmtree(batch_root, ignore_errors=True)
         write_gradebook(out)
+    if warm.error:
+        raise warm.error
     return write_gradebook(out)
+
+
+class _WarmUp(threading.Thread):
+    """What grading needs before the first store is read, done while the first notebooks execute
+    (execution needs none of it): the lab's run filters parsed by MLflow and the empty store
+    template built, both in a child of the forkserver, which has MLflow imported already. A filter
+    MLflow cannot parse stops the batch before any result is written."""
+
+    def __init__(self, spec, stopping: threading.Event):
+        super().__init__(name="grading-warm-up", daemon=True)
+        self.spec, self.stopping = spec, stopping
+        self.done = threading.Event()
+        self.error: UsageError | None = None
+
+    def run(self) -> None:
+        try:
+            done = prewarmed.run("grading.autograde.grade_store:prepare", [self.spec.target], PREPARE_LIMITS)
+            try:
+                problem = json.loads(done.stdout.strip().splitlines()[-1])["problem"]
+            except (IndexError, ValueError, KeyError, TypeError):
+                problem = f"the grader could not prepare {self.spec.target} (exit code {done.returncode}); run it again"
+            if problem:
+                self.error = UsageError(problem)
+                self.stopping.set()
+                sandbox.stop_all()
+        finally:
+            self.done.set()
+
+    def wait(self) -> None:
+        self.done.wait()
+        if self.error:
+            raise RuntimeError("the batch was stopped")
 
 
 def start_helpers() -> str | None:
@@ -172,7 +209,7 @@ def _wait(futures, progress: bool, total: int) -> None:
 
 
 def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits: Limits, lock, stopping,
-               loader: str | None) -> None:
+               loader: str | None, warm: _WarmUp) -> None:
     if stopping.is_set():
         return
     started = time.perf_counter()
@@ -187,7 +224,7 @@ def _grade_one(spec, submission: Submission, out: Path, batch_root: Path, limits
                 uid = held.enter_context(sandbox.identity())
                 workspace = held.enter_context(sandbox.workspace(batch_root / submission.student, uid, limits.disk_mb))
             status, result, executed = _execute_and_grade(spec, submission, workspace, private, limits, uid, loader,
-                                                          phases)
+                                                          phases, warm)
             cleaning = time.perf_counter()
         phases.add("removing the workspace", time.perf_counter() - cleaning)
     except Exception as exc:  # the grader's own failure still gives this student a result
@@ -236,7 +273,7 @@ def _invalid(ename: str, evalue: str) -> dict:
 
 
 def _execute_and_grade(spec, submission: Submission, workspace: Path, private: Path, limits: Limits, uid,
-                       loader: str | None, phases: Phases):
+                       loader: str | None, phases: Phases, warm: _WarmUp):
     with phases.timed("preparing the workspace"):
         data, status = _read_submission(submission)
         if status is None:
@@ -250,6 +287,8 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
         notebook.write_bytes(data)
         store = workspace / "store"
         store.mkdir()
+        if not store_template.location().is_file():
+            warm.wait()  # the warm-up builds it (and this thread must not import MLflow meanwhile)
         seeded = store_template.seed(store / "mlflow.db")  # as a fresh store the notebook would make, minus ~1 s
         if uid is not None:
             os.chown(store, uid, uid)
@@ -280,6 +319,8 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
         executed = _harvest_executed(workspace, limits, status)
     phases.split_execution(launched, ended, executed)
     # Runs logged before a crash or a timeout still count: grade whatever the store holds.
+    with phases.timed("waiting for the warm-up"):
+        warm.wait()
     return status, _grade_store(spec, workspace, inside, private, limits, uid, status, loader, phases), executed
 
 
@@ -323,12 +364,8 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
     database = copy / "store" / "mlflow.db"
     if not database.exists() or store_template.untouched(database):
         return _nothing_earned(spec, "the notebook logged nothing: it never opened its tracking store")
-    with phases.timed("checking the store's schema"):
-        problem = readonly.store_problem(database, paths.sqlite_uri(copy / "store"))
-    if problem:
-        return _nothing_earned(spec, "the notebook's tracking store is not a current MLflow database")
-    # The database is the submission's: its queries run in a child with their own memory and time,
-    # forked from a process that has imported MLflow already (grading.prewarmed).
+    # The database is the submission's: its schema check and queries run in a child with their own
+    # memory and time, forked from a process that has imported MLflow already (grading.prewarmed).
     # Paths in it are the sandbox's; the child reads them from the private copy.
     args = [spec.target, paths.sqlite_uri(copy / "store"), str(copy), str(seen_as), "--memory-mb", str(limits.memory_mb),
             "--pids", str(limits.pids), "--disk-mb", str(limits.disk_mb), *(["--uid", str(uid)] if uid is not None else []),
@@ -341,7 +378,10 @@ def _grade_store(spec, workspace: Path, seen_as: Path, private: Path, limits: Li
     for name, seconds in inner.items():
         phases.add(f"grading child: {name}", seconds)
     try:
-        return GradingResult.from_dict(json.loads(lines[-1]))
+        last = json.loads(lines[-1])
+        if "refused" in last:
+            return _nothing_earned(spec, "the notebook's tracking store is not a current MLflow database")
+        return GradingResult.from_dict(last)
     except (IndexError, ValueError, KeyError, TypeError):
         why = (f"grading its tracking store took longer than {GRADE_SECONDS} s" if done.timed_out else
                f"grading its tracking store hit the memory limit of {limits.memory_mb} MB" if "memory" in done.limits_hit

@@ -140,7 +140,9 @@ def targets(folder: Path = FOLDER) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
-def load(target: str, folder: Path = FOLDER) -> Expectations:
+def load(target: str, folder: Path = FOLDER, filters: bool = True) -> Expectations:
+    """The target's expectations. filters=False leaves out parsing the run filters, which imports
+    MLflow (about 1 s); a caller that does so runs check_filters before it selects any run."""
     path = folder / f"{target}.yaml"
     if not path.exists():
         raise UsageError(f"unknown target {target}; valid targets: {', '.join(targets(folder))}")
@@ -151,7 +153,19 @@ def load(target: str, folder: Path = FOLDER) -> Expectations:
         raise UsageError(f"{shown} is not valid YAML: {str(exc).splitlines()[0]}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {shown}: {getattr(exc, 'strerror', None) or 'it is not UTF-8 text'}") from None
-    return parse(target, data, origin=shown)
+    return parse(target, data, origin=shown, filters=filters)
+
+
+def check_filters(spec: Expectations, folder: Path = FOLDER) -> None:
+    """The filter check load(filters=False) left out, with the same one-line error."""
+    for sel in spec.runs.values():
+        problem = _filter_problem(sel.filter)
+        if problem:
+            raise UsageError(f"{_shown_path(folder / f'{spec.target}.yaml')}: {_unparsable(sel.name, sel.filter, problem)}")
+
+
+def _unparsable(name: str, text: str, problem: str) -> str:
+    return f"run selection {name!r} has a filter MLflow cannot parse, {text!r}: {problem}"
 
 
 def _shown_path(path: Path) -> str:
@@ -161,14 +175,14 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def parse(target: str, data: dict, origin: str = "<expectations>") -> Expectations:
+def parse(target: str, data: dict, origin: str = "<expectations>", filters: bool = True) -> Expectations:
     try:
-        return _parse(target, data)
+        return _parse(target, data, filters)
     except UsageError as exc:
         raise UsageError(f"{origin}: {exc}") from None
 
 
-def _parse(target: str, data) -> Expectations:
+def _parse(target: str, data, filters: bool = True) -> Expectations:
     if not isinstance(data, dict):
         raise UsageError(f"holds {_shown(data)}, not a mapping with title, experiments and checks"
                          if data is not None else "is empty; it needs title, experiments and checks")
@@ -187,7 +201,7 @@ def _parse(target: str, data) -> Expectations:
     for key, name in experiments.items():
         if not isinstance(key, str) or not isinstance(name, str) or not name:
             raise UsageError(f"experiment {key!r} must name an experiment, not {_shown(name)}")
-    runs = _selections(data.get("runs"), experiments)
+    runs = _selections(data.get("runs"), experiments, filters)
     raw_checks = data.get("checks")
     if raw_checks is not None and not isinstance(raw_checks, list):
         raise UsageError(f"checks is {_shown(raw_checks)}, not a list (each check starts with `- id:`)")
@@ -203,7 +217,7 @@ def _parse(target: str, data) -> Expectations:
     return Expectations(target, title, dict(experiments), runs, tuple(checks), data.get("served_by"))
 
 
-def _selections(raw, experiments: dict) -> dict[str, RunSelection]:
+def _selections(raw, experiments: dict, filters: bool = True) -> dict[str, RunSelection]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -225,9 +239,9 @@ def _selections(raw, experiments: dict) -> dict[str, RunSelection]:
                              "or are inputs.digest")
         if sel.get("keep", "latest") not in ("latest", "all"):
             raise UsageError(f"{what} has keep {sel['keep']!r}; use latest or all")
-        problem = _filter_problem(sel.get("filter", ""))
+        problem = _filter_problem(sel.get("filter", "")) if filters else None
         if problem:
-            raise UsageError(f"{what} has a filter MLflow cannot parse, {sel['filter']!r}: {problem}")
+            raise UsageError(_unparsable(name, sel["filter"], problem))
         runs[name] = RunSelection(name, sel["experiment"], sel.get("filter", ""), tuple(sel.get("group_by", ())),
                                   sel.get("parent"), sel.get("keep", "latest"), sel.get("logged_model", False))
     for sel in runs.values():
