@@ -189,7 +189,9 @@ def batch(tmp_path_factory):
     nbformat.write(notebook("import mlflow\nmlflow.set_experiment('lab04')", "while True:\n    pass"),
                    loop_dir / "loop.ipynb")
     started = time.monotonic()
-    second = run_cli("grade", "--lab", "lab04", "--out", str(out), "--timeout", "15", "--no-progress",
+    # 30 s: the first submission of a batch starts while the warm processes import MLflow, and on a
+    # loaded machine `import mlflow` alone took over 15 s (the loop must log its experiment first).
+    second = run_cli("grade", "--lab", "lab04", "--out", str(out), "--timeout", "30", "--no-progress",
                      str(subs), str(loop_dir))
     second_seconds = time.monotonic() - started
     return {"out": out, "first": first, "second": second, "before": before,
