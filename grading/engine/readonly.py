@@ -120,12 +120,6 @@ def _revisions() -> tuple[str, frozenset[str]]:
     return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
 
 
-def warm_up() -> None:
-    """Import MLflow's table models and read its migration scripts now (about 2 s, once per process)."""
-    _mlflow_tables()
-    _revisions()
-
-
 def remember_schema_head() -> None:
     """Have MLflow's store check its schema against the head computed once in this process, not
     re-parse its migrations each time it opens a store (in a grader's process alone)."""
