@@ -464,3 +464,20 @@ def test_one_gradescope_zip_per_section_names_its_set_in_autograder_lab(tmp_path
     results = json.loads((root / "results" / "results.json").read_text())
     assert [t["name"].split(":")[0] for t in results["tests"]] == [c.id for c in expectations.load("ex03-query-runs").checks]
     assert results["score"] == 1  # the given runs; every exercise still to do
+
+
+def test_the_sandbox_executor_reads_local_notebooks_without_papermills_cloud_handlers(tmp_path):
+    """Each submission's executor skips boto3 and pyarrow (papermill's S3 and HDFS handlers),
+    which cost every submission a third of a second of CPU; local notebooks still round-trip."""
+    import subprocess
+    import sys
+
+    notebook = tmp_path / "in.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), notebook)
+    probe = ("import sys, grading.autograde.execute_submission, papermill.iorw as io\n"
+             f"nb = io.load_notebook_node({str(notebook)!r}); io.write_ipynb(nb, {str(tmp_path / 'out.ipynb')!r})\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'pyarrow') and sys.modules[m]))")
+    done = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].source == "1 + 1"

@@ -17,6 +17,10 @@ class Phases:
     def add(self, name: str, seconds: float) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + max(0.0, seconds)
 
+    def merge(self, other: "Phases") -> None:
+        for name, seconds in other.seconds.items():
+            self.add(name, seconds)
+
     @contextlib.contextmanager
     def timed(self, name: str):
         started = time.perf_counter()
