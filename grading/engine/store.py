@@ -138,7 +138,7 @@ class Store:
     # Models ----------------------------------------------------------------------
     def logged_models(self, experiment_id: str, run_id: str) -> list:
         """A run's logged models; one query per run, cached (the model checks and the truth
-        checks ask for the same runs: in lab04, 3 queries instead of 14)."""
+        checks ask for the same runs: 3 queries instead of 14 for one lab)."""
         if (experiment_id, run_id) not in self._models:
             self._models[experiment_id, run_id] = list(self.client.search_logged_models(
                 experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'", max_results=100))
