@@ -14,8 +14,9 @@ def cells(page):
 
 
 def kernel_idle(page):
-    """The toolbar's kernel indicator of the notebook on show, while its kernel is idle."""
-    return page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status='idle']")
+    """The status bar's kernel item of the notebook on show ("Python 3 (ipykernel) | Idle"), while a kernel
+    is connected and idle. The toolbar's indicator is no proof: it reads idle before any kernel exists."""
+    return page.locator(".jp-StatusBar-TextItem[title^='Change kernel for']", has_text=re.compile(r"\| Idle$"))
 
 
 def open_notebook(page, url: str):

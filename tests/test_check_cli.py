@@ -163,6 +163,27 @@ def _not_a_store(case: str, place: Path, store: Path) -> Path:
     return path
 
 
+def test_checks_schema_facts_match_the_installed_mlflow_and_refusing_imports_no_mlflow(mlflow_db):
+    """check refuses a store from its own record of MLflow's tables and migrations, so that it answers in
+    well under a second; the record must be what the pinned MLflow makes."""
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+
+    with contextlib.closing(sqlite3.connect(mlflow_db)) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        (revision,), = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert readonly.MLFLOW_TABLES == tables - {"alembic_version"}
+    script = ScriptDirectory.from_config(_get_alembic_config(""))
+    known = frozenset(r.revision for r in script.walk_revisions())
+    assert readonly._revisions() == (script.get_current_head(), known) and revision == script.get_current_head()
+    probe = ("import sys; from grading.engine import expectations, readonly; "
+             "expectations.load('02-first-experiment', filters=False); "
+             "print(readonly.store_problem(readonly.require_store(sys.argv[1]), sys.argv[1]), 'mlflow' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", probe, f"sqlite:///{mlflow_db}"], capture_output=True, text=True,
+                           cwd=Path(__file__).parent.parent, timeout=60)
+    assert shown.stdout.split() == ["None", "False"], shown.stderr
+
+
 @pytest.mark.parametrize("case", NOT_A_STORE)
 def test_check_refuses_what_is_not_a_current_mlflow_store_and_changes_nothing(tmp_path, mlflow_db, case):
     place, cwd = tmp_path / "place", tmp_path / "cwd"

@@ -19,9 +19,11 @@ def check(args) -> int:
     uri = args.tracking_uri or resolve_uri("")[0]
     if uris.is_server(uri):  # before the expectations, whose parsing imports MLflow: a dead server fails fast
         reachability.ensure_reachable(uri)
-    spec = expectations.load(args.target)
+    spec = expectations.load(args.target, filters=False)  # parsing the filters imports MLflow: a bad store fails first
     if uris.scheme(uri) == "sqlite":  # check only reads; MLflow would create or migrate a database
         readonly.protect(readonly.require_store(uri))
+    expectations.check_filters(spec)
+    if uris.scheme(uri) == "sqlite":
         reachability.probe_store(uri)
     elif not uris.is_server(uri):
         reachability.ensure_reachable(uri)

@@ -7,7 +7,9 @@ opens it; and every SQLAlchemy connection to it is then made query-only as well.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
+import re
 import sqlite3
 import stat
 from pathlib import Path
@@ -81,18 +83,27 @@ def _shape_problem(db: sqlite3.Connection, tables: set[str]) -> str | None:
     virtual = sorted(name for kind, name, sql in entries if (sql or "").lstrip().upper().startswith("CREATE VIRTUAL"))
     if virtual:
         return f"has virtual tables ({', '.join(virtual[:3])}), which MLflow never creates"
-    missing = sorted(_mlflow_tables() - tables)
+    missing = sorted(MLFLOW_TABLES - tables)
     if missing:
         return f"lacks MLflow tables ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
     return None
 
 
-def _mlflow_tables() -> set[str]:
-    import mlflow.store.model_registry.dbmodels.models  # noqa: F401  (registers the registry's tables)
-    import mlflow.store.tracking.dbmodels.models  # noqa: F401
-    from mlflow.store.db.base_sql_model import Base
-
-    return set(Base.metadata.tables)
+# The tables a current store of the pinned MLflow holds besides alembic_version (test_check_cli compares
+# them with a store MLflow made). Data, so that refusing a store never imports MLflow (2-8 s).
+MLFLOW_TABLES = frozenset("""
+    assessments budget_policies datasets endpoint_bindings endpoint_model_mappings endpoint_tags endpoints
+    entity_associations evaluation_dataset_records evaluation_dataset_tags evaluation_datasets experiment_tags
+    experiments guardrail_configs guardrails input_tags inputs issues job_locks jobs label_schemas
+    latest_metrics logged_model_metrics logged_model_params logged_model_tags logged_models
+    mcp_access_endpoints mcp_server_aliases mcp_server_tags mcp_server_version_tags mcp_server_versions
+    mcp_servers metrics model_definitions model_version_tags model_versions online_scoring_configs params
+    registered_model_aliases registered_model_tags registered_models review_queue_items
+    review_queue_label_schemas review_queue_users review_queues runs scheduler_leases scorer_versions scorers
+    secrets span_metrics spans sql_assessment_daily_rollups sql_span_cost_daily_rollups
+    sql_trace_metric_daily_rollups sql_trace_rollup_rebuild_queue tags trace_info trace_metrics
+    trace_request_metadata trace_tags webhook_events webhooks workspaces
+""".split())
 
 
 def _schema_problem(revision: str | None, uri: str) -> str | None:
@@ -112,12 +123,23 @@ def _schema_problem(revision: str | None, uri: str) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _revisions() -> tuple[str, frozenset[str]]:
-    """MLflow's head schema revision and every revision it knows (0.2 s: alembic runs each script)."""
-    from alembic.script import ScriptDirectory
-    from mlflow.store.db.utils import _get_alembic_config
+    """MLflow's head schema revision and every revision it knows, read from its migration scripts'
+    `revision` and `down_revision` lines: alembic itself runs every script (MLflow imported, 2-8 s)."""
+    spec = importlib.util.find_spec("mlflow")  # finds the package without running its __init__
+    folder = Path(spec.origin).parent / "store" / "db_migrations" / "versions"
+    known, parents = set(), set()
+    for script in folder.glob("*.py"):
+        found = dict(_REVISION_LINE.findall(script.read_text(encoding="utf-8")))
+        if "revision" in found:
+            known.add(found["revision"])
+            parents.add(found.get("down_revision"))
+    heads = known - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"MLflow's migrations have {len(heads)} heads")
+    return heads.pop(), frozenset(known)
 
-    script = ScriptDirectory.from_config(_get_alembic_config(""))
-    return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
+
+_REVISION_LINE = re.compile(r"""^(revision|down_revision)\s*=\s*["']([0-9a-f]+)["']""", re.MULTILINE)
 
 
 def remember_schema_head() -> None:
