@@ -481,3 +481,36 @@ def test_the_sandbox_executor_reads_local_notebooks_without_papermills_cloud_han
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].source == "1 + 1"
+
+
+def test_each_sandbox_starts_with_the_font_list_built_once_and_plots_without_rebuilding_it(tmp_path, monkeypatch):
+    """A sandboxed kernel starts with an empty matplotlib folder and would scan every font again
+    (0.25-0.35 s per submission); the batch builds the list once per install and seeds each workspace."""
+    import sys
+
+    from course import paths
+    from grading import sandbox
+    from grading.autograde import font_list
+
+    monkeypatch.setattr(paths, "HOME", tmp_path / "home")
+    assert font_list.built() is None
+    cached = font_list.build()
+    assert cached is not None and cached.parent == font_list.folder() and font_list.build() == cached
+    plot = ("import logging, sys; logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)\n"
+            "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt\n"
+            "plt.title('accuracy by C'); plt.savefig('/tmp/plot.png'); print('cache folder', matplotlib.get_cachedir())")
+    shown = {}
+    for seeded in (True, False):
+        workspace = tmp_path / f"workspace-{seeded}"
+        workspace.mkdir()
+        with sandbox.identity() as uid:
+            if seeded:
+                font_list.seed(workspace / ".scratch", uid)
+            done = sandbox.Sandbox(workspace=workspace, uid=uid, limits=sandbox.Limits(timeout=120)).run(
+                [sys.executable, "-I", "-c", plot])
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "cache folder /tmp/matplotlib" in done.stdout  # still its own, writable folder
+        shown[seeded] = done.stdout
+    assert "Using fontManager instance from /tmp/matplotlib/fontlist-v" in shown[True]
+    assert "generated new fontManager" not in shown[True] and "Rebuilding" not in shown[True]
+    assert "generated new fontManager" in shown[False]  # what every submission paid before

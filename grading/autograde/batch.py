@@ -29,6 +29,7 @@ import nbformat
 from course import paths, store_template
 from grading import atomic, harvest, prewarmed, sandbox, zygote
 from grading import execution
+from grading.autograde import font_list
 from grading.autograde.phases import Phases
 from grading.engine import expectations, render
 from grading.errors import UsageError, first_line
@@ -141,6 +142,8 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if warm.is_alive():  # its font list is being written to the course's cache: let it finish
+            warm.join(timeout=120)
         zygote.stop()
         shutil.rmtree(batch_root, ignore_errors=True)
         write_gradebook(out)
@@ -174,6 +177,8 @@ class _WarmUp(threading.Thread):
                 sandbox.stop_all()
         finally:
             self.done.set()
+        if not self.error and not self.stopping.is_set():  # once per install, after done: no grading waits for it
+            font_list.build()  # workspaces made before it is cached plot without it, as they always did
 
     def wait(self) -> None:
         self.done.wait()
@@ -294,6 +299,7 @@ def _execute_and_grade(spec, submission: Submission, workspace: Path, private: P
             os.chown(store, uid, uid)
             if seeded:
                 os.chown(store / "mlflow.db", uid, uid)
+        font_list.seed(workspace / ".scratch", uid)  # matplotlib would scan every font again
     box = sandbox.Sandbox(workspace=workspace, uid=uid, limits=sandbox.Limits(
         timeout=limits.timeout + SANDBOX_SLACK, memory_mb=limits.memory_mb, pids=limits.pids, disk_mb=limits.disk_mb))
     inside = box.inside
