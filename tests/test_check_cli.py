@@ -119,11 +119,16 @@ def _sql(db: Path, *statements: str) -> None:
         connection.commit()
 
 
-def _older_revision() -> str:
+def _alembic_script():
+    """MLflow's migrations as alembic reads them: the reference for what `check` knows of them."""
     from alembic.script import ScriptDirectory
     from mlflow.store.db.utils import _get_alembic_config
 
-    script = ScriptDirectory.from_config(_get_alembic_config(""))
+    return ScriptDirectory.from_config(_get_alembic_config(""))
+
+
+def _older_revision() -> str:
+    script = _alembic_script()
     return script.get_revision(script.get_current_head()).down_revision
 
 
@@ -166,14 +171,11 @@ def _not_a_store(case: str, place: Path, store: Path) -> Path:
 def test_checks_schema_facts_match_the_installed_mlflow_and_refusing_imports_no_mlflow(mlflow_db):
     """check refuses a store from its own record of MLflow's tables and migrations, so that it answers in
     well under a second; the record must be what the pinned MLflow makes."""
-    from alembic.script import ScriptDirectory
-    from mlflow.store.db.utils import _get_alembic_config
-
     with contextlib.closing(sqlite3.connect(mlflow_db)) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         (revision,), = db.execute("SELECT version_num FROM alembic_version").fetchall()
     assert readonly.MLFLOW_TABLES == tables - {"alembic_version"}
-    script = ScriptDirectory.from_config(_get_alembic_config(""))
+    script = _alembic_script()
     known = frozenset(r.revision for r in script.walk_revisions())
     assert readonly._revisions() == (script.get_current_head(), known) and revision == script.get_current_head()
     probe = ("import sys; from grading.engine import expectations, readonly; "

@@ -30,17 +30,20 @@ def folder() -> Path:
 
 def built() -> Path | None:
     """The cached list (fontlist-v<format>.json), or None before build() made it."""
-    found = sorted(folder().glob("fontlist-v*.json")) if folder().is_dir() else []
+    cache = folder()
+    found = sorted(cache.glob("fontlist-v*.json")) if cache.is_dir() else []
     return found[0] if len(found) == 1 and found[0].is_file() else None
 
 
 def build() -> Path | None:
     """Build the list in a fresh sandbox, unless it is cached already; None when it cannot be."""
-    if built() is not None:
-        return built()
+    cached = built()
+    if cached is not None:
+        return cached
+    cache = folder()
     try:
-        folder().mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=folder().parent, prefix=".building-fonts-") as workspace:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache.parent, prefix=".building-fonts-") as workspace:
             box = sandbox.Sandbox(workspace=Path(workspace), limits=BUILD_LIMITS)
             done = box.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"])
             made = Path(workspace, ".scratch", "matplotlib")
@@ -48,9 +51,9 @@ def build() -> Path | None:
             if len(lists) != 1 or lists[0].is_symlink() or not lists[0].is_file() or lists[0].stat().st_size > LIST_CAP:
                 return None
             json.loads(lists[0].read_text(encoding="utf-8"))
-            staged = folder() / f".{lists[0].name}.tmp"
+            staged = cache / f".{lists[0].name}.tmp"
             shutil.copyfile(lists[0], staged)
-            os.replace(staged, folder() / lists[0].name)  # whole, or not at all: workers read it meanwhile
+            os.replace(staged, cache / lists[0].name)  # whole, or not at all: workers read it meanwhile
     except (OSError, ValueError):
         return None
     return built()

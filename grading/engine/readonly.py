@@ -121,6 +121,9 @@ def _schema_problem(revision: str | None, uri: str) -> str | None:
     return None
 
 
+_REVISION_LINE = re.compile(r"""^(revision|down_revision)\s*=\s*["']([0-9a-f]+)["']""", re.MULTILINE)
+
+
 @functools.lru_cache(maxsize=1)
 def _revisions() -> tuple[str, frozenset[str]]:
     """MLflow's head schema revision and every revision it knows, read from its migration scripts'
@@ -137,9 +140,6 @@ def _revisions() -> tuple[str, frozenset[str]]:
     if len(heads) != 1:
         raise RuntimeError(f"MLflow's migrations have {len(heads)} heads")
     return heads.pop(), frozenset(known)
-
-
-_REVISION_LINE = re.compile(r"""^(revision|down_revision)\s*=\s*["']([0-9a-f]+)["']""", re.MULTILINE)
 
 
 def remember_schema_head() -> None:
