@@ -1,13 +1,14 @@
 """The grader's own code on a submission's data, in a child forked from a process that has
-imported MLflow already (multiprocessing's forkserver).
+imported MLflow already: the batch's zygote where it runs (grading.zygote, in the isolated
+mode), else multiprocessing's forkserver.
 
 Grading a submission's store is trusted code reading untrusted data, so it runs in a child
 with the limits of a trusted sandbox (a memory and a pids cgroup, a deadline, a file-size
 limit), as ``Sandbox(trusted=True)`` would run it. Forking it from a warm process instead of
-starting a new interpreter saves the ~1.5 s of imports per submission. The forkserver is
-started by this process with a clean interpreter, before any submission exists; nothing a
-submission wrote ever runs in it, and a learner's model is never loaded here (grading.predict
-does that, in a sandbox).
+starting a new interpreter saves the ~1.5 s of imports per submission. Either warm process is
+started by the grader with a clean interpreter, before any submission exists; nothing a
+submission wrote ever runs in it, and a learner's model is never loaded in a grading child
+(grading.predict does that, in a sandbox).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import os
 import threading
 import time
 
-from grading import sandbox
+from grading import sandbox, zygote
 
 PRELOAD = ["grading.autograde.grade_store"]  # its warm_up imports the engine, MLflow's client and its SQL store
 _context = None
@@ -37,7 +38,8 @@ def _forkserver():
 
 
 def start() -> None:
-    """Start the forkserver now (its imports then overlap the first notebook's execution)."""
+    """Start the forkserver now (its imports then overlap the first notebook's execution); for
+    a grader without a zygote."""
     from multiprocessing import forkserver
 
     _forkserver()
@@ -46,11 +48,14 @@ def start() -> None:
 
 def run(function: str, argv: list[str], limits: sandbox.Limits, cap: int = 64 * 1024 * 1024) -> sandbox.Outcome:
     """`module:function`(argv) -> the text it prints, in a forked child; the Outcome says how it ended."""
+    warm = zygote.address()
+    if warm is not None:
+        return zygote.call(warm, function, argv, limits, PRELOAD)
     context = _forkserver()
     cgroup = sandbox._Cgroup(f"warm-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}",
                              limits.memory_mb, limits.pids) if sandbox.mode() == "isolated" else None
     reader, writer = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(function, argv, cgroup, limits, writer), daemon=True)
+    child = context.Process(target=_child, args=(function, argv, dict(os.environ), cgroup, limits, writer), daemon=True)
     started = time.perf_counter()
     child.start()
     writer.close()
@@ -63,6 +68,8 @@ def run(function: str, argv: list[str], limits: sandbox.Limits, cap: int = 64 * 
             timed_out = True
     finally:
         reader.close()
+        if not timed_out:  # it has said all it will; let it exit on its own, for an honest exit code
+            child.join(timeout=5)
         if child.is_alive():
             child.kill()
         if cgroup is not None:
@@ -75,8 +82,10 @@ def run(function: str, argv: list[str], limits: sandbox.Limits, cap: int = 64 * 
                            time.perf_counter() - started, hit)
 
 
-def _child(function: str, argv: list[str], cgroup, limits: sandbox.Limits, writer) -> None:
+def _child(function: str, argv: list[str], environment: dict, cgroup, limits: sandbox.Limits, writer) -> None:
     sandbox.bound(cgroup, limits)  # first, so that everything it allocates is counted
+    os.environ.clear()  # the caller's, as the zygote gives it
+    os.environ.update(environment)
     os.environ["MLFLOW_LOGGING_LEVEL"] = "WARNING"
     module, _, name = function.partition(":")
     printed = io.StringIO()

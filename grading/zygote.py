@@ -1,14 +1,26 @@
-"""Load learners' models in children of one warm process: ``python -I -m grading.zygote SOCKET``.
+"""Load learners' models, and run the grader's own code, in children of one warm process:
+``python -I -m grading.zygote SOCKET [--grading]``.
 
 The autograder starts it in the isolated mode, before any submission exists, with the
-sandbox's clean environment. It imports what loading a model needs (grading.predict.warm_up)
-once, then serves SOCKET, a Unix socket in a folder only root can enter. Per connection it
-forks a handler, which reads one request line
-``{"requests": [[dataset, part, folder], ...], "uid": N, "limits": {...}, "readable": [...]}``
-and forks the loader: the first process of a new PID namespace, in a memory and pids cgroup
+sandbox's clean environment (plus the course's two settings that its imports read, COURSE_HOME
+and COURSE_SANDBOX_UID_BASE: paths and numbers, never secrets). It imports what loading a
+model needs (grading.predict.warm_up) and, with --grading, what grading a store needs
+(grading.prewarmed.PRELOAD) once, then serves SOCKET, a Unix socket in a folder only root can
+enter. One warm process instead of two: on two cores, each MLflow import a batch makes is
+time its notebooks wait for. Per connection it forks a handler, which reads one request line.
+
+A call, ``{"call": "module:function", "argv": [...], "env": {...}, "path": [...],
+"preload": [...], "limits": {...}}``, forks a grading child: root, trusted code on a
+submission's data, bounded as grading.prewarmed bounds it (a memory and a pids cgroup, the
+deadline, a file-size limit), with the caller's environment and import path. It writes what
+the function printed to the connection. The zygote itself never reads a request, so nothing
+of the grader's environment is in the memory later loaders are forked from.
+
+A model load, ``{"requests": [[dataset, part, folder], ...], "uid": N, "limits": {...},
+"readable": [...]}``, forks the loader: the first process of a new PID namespace, in a memory and pids cgroup
 of its own, which builds the sandbox around itself (grading.confine) before it reads any
 learner's file, then does what ``python -m grading.predict`` does and writes the report lines
-to the connection. The handler waits up to the deadline, kills whatever is left, and writes
+to the connection. For both, the handler waits up to the deadline, kills whatever is left, and writes
 the last line: ``{"exit": code, "timed_out": bool, "limits_hit": [...]}``.
 
 A model so runs behind the same walls as in a new bubblewrap sandbox, but starts in
@@ -16,6 +28,9 @@ hundredths of a second instead of spending ~2.5 s importing MLflow and scikit-le
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import json
 import os
 import signal
@@ -31,6 +46,7 @@ from grading import sandbox
 REQUEST_CAP = 4 * 1024 * 1024  # bytes of one request line
 REPORT_CAP = 64 * 1024 * 1024  # bytes of one connection's report
 ENV = {"MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_DISABLE_TELEMETRY": "true"}
+SETTINGS = ("COURSE_HOME", "COURSE_SANDBOX_UID_BASE")  # read when course.paths and grading.sandbox are imported
 
 _process: subprocess.Popen | None = None
 _folder: str | None = None
@@ -38,18 +54,20 @@ _folder: str | None = None
 
 # The autograder's side ----------------------------------------------------------------------
 
-def start() -> str | None:
+def start(grading: bool = False) -> str | None:
     """Start the zygote for this batch; its socket's path, or None where it cannot run (it
-    needs the isolated mode: root, cgroups, namespaces)."""
+    needs the isolated mode: root, cgroups, namespaces). `grading`: it also imports what
+    grading a store needs, for call()."""
     global _process, _folder
     if sandbox.mode() != "isolated" or sys.platform != "linux":
         return None
     if _process is not None and _process.poll() is None:
-        return f"{_folder}/zygote.sock"
+        return address()
     _folder = tempfile.mkdtemp(prefix="course-zygote-")  # 0700: only root connects
     path = f"{_folder}/zygote.sock"
-    _process = subprocess.Popen([sys.executable, "-I", "-m", "grading.zygote", path],
-                                env=sandbox.Sandbox().environment(ENV), stdin=subprocess.DEVNULL,
+    settings = {k: os.environ[k] for k in SETTINGS if k in os.environ}
+    _process = subprocess.Popen([sys.executable, "-I", "-m", "grading.zygote", path, *(["--grading"] if grading else [])],
+                                env=sandbox.Sandbox().environment({**ENV, **settings}), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
                                 preexec_fn=_die_with_parent)
     # It listens before it imports: connections wait in its queue, and the batch goes on meanwhile.
@@ -57,6 +75,13 @@ def start() -> str | None:
         stop()
         return None
     return path
+
+
+def address() -> str | None:
+    """The running zygote's socket, or None."""
+    if _process is None or _process.poll() is not None:
+        return None
+    return f"{_folder}/zygote.sock"
 
 
 def _die_with_parent() -> None:
@@ -85,8 +110,47 @@ def stop() -> None:
 def run(path: str, requests: list, uid: int, limits: sandbox.Limits, readable: list[Path]) -> sandbox.Outcome:
     """What `python -m grading.predict` would print for these requests, from the zygote."""
     started = time.perf_counter()
-    request = {"requests": requests, "uid": uid, "readable": [str(p) for p in readable],
-               "limits": {k: getattr(limits, k) for k in ("timeout", "memory_mb", "pids", "disk_mb", "scratch_mb")}}
+    received, problem = _exchange(path, {"requests": requests, "uid": uid, "readable": [str(p) for p in readable],
+                                         "limits": _limits(limits)}, limits)
+    if problem:
+        return sandbox.Outcome(None, "", f"the model loader is not reachable: {problem}", False,
+                               time.perf_counter() - started)
+    text = received.decode(errors="replace")
+    last = [r for r in sandbox.json_records(text) if "exit" in r]
+    if not last:
+        return sandbox.Outcome(None, text, "the model loader gave no result", True, time.perf_counter() - started)
+    end = last[-1]
+    hit = [h for h in end.get("limits_hit") or [] if h in ("memory", "processes")]
+    fatal = " ".join(str(r["fatal"]) for r in sandbox.json_records(text) if "fatal" in r)
+    return sandbox.Outcome(end.get("exit"), text, fatal, bool(end.get("timed_out")), time.perf_counter() - started, hit)
+
+
+def call(path: str, function: str, argv: list[str], limits: sandbox.Limits, preload: list[str]) -> sandbox.Outcome:
+    """`module:function`(argv) in a grading child of the zygote, with this process's environment
+    and import path (the modules in `preload` imported first): what it printed, and how it ended."""
+    started = time.perf_counter()
+    received, problem = _exchange(path, {"call": function, "argv": argv, "env": dict(os.environ), "path": sys.path,
+                                         "preload": preload, "limits": _limits(limits)}, limits)
+    if problem:
+        return sandbox.Outcome(None, "", f"the grading process is not reachable: {problem}", False,
+                               time.perf_counter() - started)
+    body, _, last = received.decode(errors="replace").rstrip("\n").rpartition("\n")
+    try:
+        end = json.loads(last)
+        code, timed_out, hit = end["exit"], bool(end["timed_out"]), list(end["limits_hit"])
+    except (ValueError, KeyError, TypeError):  # cut off before the handler's last line
+        return sandbox.Outcome(None, "", "the grading process gave no result", True, time.perf_counter() - started)
+    body = body[:-1] if body.endswith("\n") else body  # the newline the handler puts before its line
+    fatal = " ".join(str(r["fatal"]) for r in sandbox.json_records(body) if "fatal" in r)
+    return sandbox.Outcome(code, body, fatal, timed_out, time.perf_counter() - started, hit)
+
+
+def _limits(limits: sandbox.Limits) -> dict:
+    return {k: getattr(limits, k) for k in ("timeout", "memory_mb", "pids", "disk_mb", "scratch_mb")}
+
+
+def _exchange(path: str, request: dict, limits: sandbox.Limits) -> tuple[bytes, str | None]:
+    """Send one request line; everything the zygote writes back until it closes (capped)."""
     received = bytearray()
     deadline = time.monotonic() + limits.timeout + 15  # the handler enforces the timeout itself
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
@@ -101,22 +165,14 @@ def run(path: str, requests: list, uid: int, limits: sandbox.Limits, readable: l
                     break
                 received += chunk
         except OSError as exc:
-            return sandbox.Outcome(None, "", f"the model loader is not reachable: {exc}", False,
-                                   time.perf_counter() - started)
-    text = bytes(received[:REPORT_CAP]).decode(errors="replace")
-    last = [r for r in sandbox.json_records(text) if "exit" in r]
-    if not last:
-        return sandbox.Outcome(None, text, "the model loader gave no result", True, time.perf_counter() - started)
-    end = last[-1]
-    hit = [h for h in end.get("limits_hit") or [] if h in ("memory", "processes")]
-    fatal = " ".join(str(r["fatal"]) for r in sandbox.json_records(text) if "fatal" in r)
-    return sandbox.Outcome(end.get("exit"), text, fatal, bool(end.get("timed_out")), time.perf_counter() - started, hit)
+            return bytes(received), str(exc) or type(exc).__name__
+    return bytes(received[:REPORT_CAP]), None
 
 
 # The zygote's side --------------------------------------------------------------------------
 
 def main(argv: list[str]) -> int:
-    (path,) = argv
+    path, *flags = argv
     from grading.inside_sandbox import harden
 
     harden()  # no other process of root's may trace it
@@ -124,9 +180,12 @@ def main(argv: list[str]) -> int:
     listener.bind(path)
     listener.listen(64)
     print("listening", flush=True)
-    from grading import predict
+    from grading import predict, prewarmed
     from course import labdata  # noqa: F401
 
+    if "--grading" in flags:
+        for name in prewarmed.PRELOAD:  # grading.autograde.grade_store warms up as it is imported
+            importlib.import_module(name)
     predict.warm_up()
     sandbox.runtime()  # the course code the loaders see, copied once
     base = tempfile.mkdtemp(prefix="course-zygote-root-")  # each loader mounts its root here, privately
@@ -155,31 +214,58 @@ def _handle(connection: socket.socket, base: str) -> None:
     from grading import confine
 
     request = json.loads(_read_line(connection))
-    uid, readable = int(request["uid"]), [Path(p) for p in request["readable"]]
     limits = sandbox.Limits(**request["limits"])
     cgroup = sandbox._Cgroup(f"zygote-{os.getpid()}-{time.monotonic_ns()}", limits.memory_mb, limits.pids)
-    confine.new_pid_namespace()
+    calling = "call" in request
+    if not calling:
+        confine.new_pid_namespace()
     started = time.monotonic()
-    loader = os.fork()
-    if loader == 0:
-        _load(connection, base, request["requests"], uid, readable, limits, cgroup)
+    child = os.fork()
+    if child == 0 and calling:
+        _call(connection, request, limits, cgroup)
+    elif child == 0:
+        _load(connection, base, request["requests"], int(request["uid"]), [Path(p) for p in request["readable"]],
+              limits, cgroup)
     code, timed_out = None, False
     while True:
-        done, status = os.waitpid(loader, os.WNOHANG)
+        done, status = os.waitpid(child, os.WNOHANG)
         if done:
             code = os.waitstatus_to_exitcode(status)
             break
         if time.monotonic() - started > limits.timeout:
             timed_out = True
-            os.kill(loader, signal.SIGKILL)  # its namespace dies with it
-            os.waitpid(loader, 0)
+            os.kill(child, signal.SIGKILL)  # a loader's namespace dies with it
+            os.waitpid(child, 0)
             break
         time.sleep(0.02)
     cgroup.kill_all()
     hit = cgroup.limits_hit()
     cgroup.remove()
-    # After a newline: a report line the loader left half-written cannot swallow this one.
+    # After a newline: a report line the child left half-written cannot swallow this one.
     connection.sendall(b"\n" + json.dumps({"exit": code, "timed_out": timed_out, "limits_hit": hit}).encode() + b"\n")
+
+
+def _call(connection: socket.socket, request: dict, limits: sandbox.Limits, cgroup) -> None:
+    """A grading child: bounds first, so that everything it allocates is counted."""
+    code = 1
+    try:
+        sandbox.bound(cgroup, limits)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.path[:0] = [p for p in request["path"] if p not in sys.path]
+        for name in request["preload"]:
+            importlib.import_module(name)
+        module, _, name = request["call"].partition(":")
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            getattr(importlib.import_module(module), name)(request["argv"])
+        connection.sendall(printed.getvalue().encode())
+        code = 0
+    except BaseException as exc:  # its stderr is /dev/null: the caller hears of it here
+        with contextlib.suppress(OSError):
+            connection.sendall(b"\n" + json.dumps({"fatal": f"{type(exc).__name__}: {exc}"[:300]}).encode())
+    finally:
+        os._exit(code)
 
 
 def _load(connection: socket.socket, base: str, requests: list, uid: int, readable: list[Path],

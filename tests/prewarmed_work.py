@@ -1,4 +1,5 @@
 """Functions for tests/test_prewarmed.py to run in a forked child (importable by name there)."""
+import os
 import time
 
 
@@ -15,3 +16,12 @@ def allocate(argv):
 def sleep(argv):
     time.sleep(float(argv[0]))
     print("woke")
+
+
+def environment(argv):
+    print(os.environ.get(argv[0], "unset"))
+
+
+def fail(argv):
+    print("grading.json")  # printed before the failure: never reaches the caller half-done
+    raise ValueError("no such store")

@@ -28,6 +28,10 @@ def probe():
     seen["caps"] = [k for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb") if int(status[k], 16)]
     seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
     seen["environ"] = sorted(os.environ)
+    try:
+        seen["environ_block"] = open("/proc/self/environ", "rb").read().decode(errors="replace")
+    except OSError as exc:
+        seen["environ_block"] = type(exc).__name__
     seen["root"] = sorted(os.listdir("/"))
     seen["shadow"] = open("/etc/shadow").read()
     seen["others"] = sorted(glob.glob("OTHERS/*"))
@@ -153,6 +157,9 @@ def test_a_model_sees_only_its_own_sandbox_and_cannot_touch_the_loader(loader):
     code = SPY.replace("PORT", str(port)).replace("OTHERS", str(others))
     first, second = folder_for(root, "spy-a"), folder_for(root, "spy-b")
     requests = [["lab04", "test", save(code, first / "model")], ["lab04", "test", save(code, second / "model")]]
+    # A grading call first: its child gets the grader's environment, the zygote never holds it.
+    called = zygote.call(path, "prewarmed_work:environment", ["COURSE_GRADER_SECRET"], sandbox.Limits(timeout=120), [])
+    assert called.stdout.strip() == "the answers"
     try:
         with sandbox.identity() as uid:
             done = zygote.run(path, requests, uid, sandbox.Limits(timeout=120), [first, second])
@@ -167,6 +174,7 @@ def test_a_model_sees_only_its_own_sandbox_and_cannot_touch_the_loader(loader):
         assert view["uid"] >= sandbox.UID_BASE and view["caps"] == []
         assert view["processes"][0] == 1 and len(view["processes"]) <= 4, view["processes"]  # its namespace
         assert "COURSE_GRADER_SECRET" not in view["environ"] and view["shadow"] == ""
+        assert "the answers" not in view["environ_block"] and "COURSE_GRADER" not in view["environ_block"]
         assert view["others"] == [] and view["network"] != "connected"
         assert set(view["root"]) <= allowed_tops(), set(view["root"]) - allowed_tops()
     # The first model killed what it could: the loader (pid 1) lived on and served the second.

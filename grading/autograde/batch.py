@@ -155,7 +155,7 @@ def grade_batch(lab: str, submissions: list[Submission], out: Path, workers: int
 class _WarmUp(threading.Thread):
     """What grading needs before the first store is read, done while the first notebooks execute
     (execution needs none of it): the lab's run filters parsed by MLflow and the empty store
-    template built, both in a child of the forkserver, which has MLflow imported already. A filter
+    template built, both in a grading child of the warm process (grading.prewarmed). A filter
     MLflow cannot parse stops the batch before any result is written."""
 
     def __init__(self, spec, stopping: threading.Event):
@@ -187,15 +187,17 @@ class _WarmUp(threading.Thread):
 
 
 def start_helpers() -> str | None:
-    """The warm processes a batch grades with, started before any submission exists (both calls
-    are idempotent): the forkserver of grading children, and the model loader, whose socket this
-    returns (None where it cannot run)."""
-    prewarmed.start()
-    return zygote.start()
+    """The warm process a batch grades with, started before any submission exists (idempotent):
+    the zygote, which loads models and forks the grading children, and whose socket this returns;
+    where it cannot run (None), multiprocessing's forkserver forks the grading children."""
+    loader = zygote.start(grading=True)
+    if loader is None:
+        prewarmed.start()
+    return loader
 
 
 def stop_helpers() -> None:
-    zygote.stop()  # the forkserver ends with this process
+    zygote.stop()  # a forkserver ends with this process
 
 
 def already_graded(out: Path, submission: Submission) -> bool:

@@ -6,8 +6,8 @@
 The database was written by the submission: a query over it may be slow or large, so the
 autograder runs this under a memory cgroup and a deadline (grading.autograde.batch), and a store
 that exhausts them costs its own submission alone. Prints the GradingResult as one JSON line.
-The batch calls main() in a child of a forkserver that imported all this once (grading.prewarmed);
-the command line does the same in a new interpreter.
+The batch calls main() in a child of a warm process that imported all this once (grading.prewarmed:
+the zygote, or a forkserver); the command line does the same in a new interpreter.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import time
 
 
 def warm_up() -> None:
-    """What grading a store imports, loaded once in the forkserver (grading.prewarmed)."""
+    """What grading a store imports, loaded once in the warm process (grading.prewarmed)."""
     import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
     import mlflow.tracking  # noqa: F401
     import mlflow.utils.search_utils  # noqa: F401
@@ -32,15 +32,15 @@ def warm_up() -> None:
     sandbox.runtime()  # copied here once: a forked child exits without atexit and would leave its copy
 
 
-if __name__ != "__main__":  # imported: by the forkserver's preload, or by the batch
+if __name__ != "__main__":  # imported: by the warm process's preload, or by the batch
     warm_up()
 
 
 def prepare(argv: list[str]) -> int:
     """Once per batch, in a forked child: the lab's run filters parsed by MLflow, and the empty
     store template built if this install has none yet. The batch's own process never imports
-    MLflow (about 1 s of CPU and 60 MB it would spend a third time, after the forkserver and the
-    model loader). Prints {"problem": the one-line error or null}."""
+    MLflow (about 1 s of CPU and 60 MB it would spend a second time, after the warm process).
+    Prints {"problem": the one-line error or null}."""
     from course import store_template
     from grading.engine import expectations
     from grading.errors import UsageError
