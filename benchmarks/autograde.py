@@ -8,8 +8,10 @@ All in one invocation, on the same machine state, with copies of the lab's solut
      course's kernel (course/kernel.py) as the autograder runs them; and once in ipykernel's
      own launcher, which differs only in the teardown at exit;
   B. `grading grade --workers 1` grades the same copies (sandbox, store, checks, reports);
-  C. `grading grade --workers 2` grades them again.
-A, B and C run twice, mirrored (A B C, then C B A), and each figure is the sum of its two runs:
+  C. `grading grade --workers 2` grades them again;
+  D. plain papermill executes them two at a time: what two cores give the notebooks alone, the
+     ceiling to read C's speed-up against.
+A to D run twice, mirrored (A D B C, then C B D A), and each figure is the sum of its two runs:
 a machine whose speed drifts during the benchmark (a virtual machine's often does) then shifts
 neither side of a ratio more than the other. Each round's own figures are printed too.
 Peak memory is read in two more, untimed passes (one worker and one copy, two workers and two
@@ -22,6 +24,7 @@ and the peak memory of the grader's own processes and of the notebooks' kernels 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
@@ -42,13 +45,14 @@ EXECUTION = ("until the first cell", "cells", "after the last cell")
 KERNELS = ("ipykernel_launcher", "course.kernel")
 
 
-def plain_papermill(copies: list[Path], work: Path, course_kernel: bool) -> tuple[float, Phases]:
+def plain_papermill(copies: list[Path], work: Path, course_kernel: bool, workers: int = 1) -> tuple[float, Phases]:
     phases = Phases()
     work.mkdir()
     # JUPYTER_PATH as grading.execution sets it (the course's "python3"), or as it was.
     jupyter_path = {"JUPYTER_PATH": kernel.jupyter_path()} if course_kernel else {}
-    started = time.perf_counter()
-    for copy in copies:
+    lock = threading.Lock()
+
+    def execute(copy: Path) -> None:
         store = work / copy.stem
         store.mkdir()
         launched = time.time()
@@ -60,7 +64,12 @@ def plain_papermill(copies: list[Path], work: Path, course_kernel: bool) -> tupl
                  **jupyter_path},
             check=True, capture_output=True,
         )
-        phases.split_execution(launched, time.time(), (store / "out.ipynb").read_bytes())
+        with lock:
+            phases.split_execution(launched, time.time(), (store / "out.ipynb").read_bytes())
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(execute, copies))
     return time.perf_counter() - started, phases
 
 
@@ -134,7 +143,7 @@ def main() -> int:
     parser.add_argument("--lab", default="lab04", help="a lab or exercise set with a solution in solutions/")
     args = parser.parse_args()
     n = args.copies
-    seconds = {"plain": [], "w1": [], "w2": []}
+    seconds = {"plain": [], "plain2": [], "w1": [], "w2": []}
     plain, graded, scores, memory = Phases(), Phases(), [], {}
     with tempfile.TemporaryDirectory(prefix="bench-autograde-") as tmp:
         tmp = Path(tmp)
@@ -145,10 +154,12 @@ def main() -> int:
             copies.append(folder / f"student{i:02d}.ipynb")
             shutil.copyfile(paths.SOLUTIONS / f"{args.lab}.ipynb", copies[-1])
         t_ipykernel, ipykernel_phases = plain_papermill(copies, tmp / "ipykernel", course_kernel=False)
-        for run, side in enumerate(["plain", "w1", "w2", "w2", "w1", "plain"]):
+        for run, side in enumerate(["plain", "plain2", "w1", "w2", "w2", "w1", "plain2", "plain"]):
             if side == "plain":
                 elapsed, phases = plain_papermill(copies, tmp / f"plain{run}", course_kernel=True)
                 plain.merge(phases)
+            elif side == "plain2":
+                elapsed, _ = plain_papermill(copies, tmp / f"plain{run}", course_kernel=True, workers=2)
             else:
                 elapsed, _ = autograde(args.lab, folder, tmp / f"{side}-{run}", int(side[1]))
                 if side == "w1":
@@ -170,15 +181,18 @@ def main() -> int:
     print(f"{args.lab}, {n} copies of the solution, two mirrored rounds (scores with 1 worker: {sorted(set(scores))})")
     print(f"{'':<36}{'round 1 s':>10}{'round 2 s':>10}{'per submission s':>18}")
     print(f"{'plain papermill, ipykernel launcher':<36}{t_ipykernel:>10.1f}{'':>10}{t_ipykernel / n:>18.2f}")
-    for label, side in (("plain papermill, one at a time", "plain"), ("grade --workers 1", "w1"),
-                        ("grade --workers 2", "w2")):
-        first, second = seconds[side]  # in the order they ran: round 1 is A B C, round 2 is C B A
+    for label, side in (("plain papermill, one at a time", "plain"), ("plain papermill, two at a time", "plain2"),
+                        ("grade --workers 1", "w1"), ("grade --workers 2", "w2")):
+        first, second = seconds[side]  # in the order they ran: round 1 is A D B C, round 2 is C B D A
         print(f"{label:<36}{first:>10.1f}{second:>10.1f}{sum(seconds[side]) / runs:>18.2f}")
     print(f"overhead of grading beyond execution: {(t_one - t_plain) / runs:.2f} s per submission, "
           f"{overhead:.0%} (target <= 10% and <= 4 s); by round: "
           + ", ".join(f"{(one - p) / p:.0%}" for p, one in zip(seconds["plain"], seconds["w1"])))
     print(f"speed-up of --workers 2 over --workers 1: {t_one / t_two:.2f}x (target >= 1.8x on 2 cores); by round: "
           + ", ".join(f"{one / two:.2f}x" for one, two in zip(seconds["w1"], seconds["w2"])))
+    print(f"the same for plain papermill, two at a time over one (what the cores give the notebooks alone): "
+          f"{t_plain / sum(seconds['plain2']):.2f}x; by round: "
+          + ", ".join(f"{one / two:.2f}x" for one, two in zip(seconds["plain"], seconds["plain2"])))
     after = "after the last cell"
     print(f"the course's kernel against ipykernel's launcher, after the last cell: "
           f"{plain.seconds.get(after, 0) / runs:.2f} s against {ipykernel_phases.seconds.get(after, 0) / n:.2f} s")

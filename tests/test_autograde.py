@@ -360,8 +360,8 @@ def test_bad_input_is_one_line_with_exit_2(tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-# Every run selection of the lab gets a filter MLflow cannot parse, in the grader and in its
-# forkserver (which imports this module first), where the batch parses the filters.
+# Every run selection of the lab gets a filter MLflow cannot parse, in the grader and in its grading
+# children (which import the modules of prewarmed.PRELOAD first), where the batch parses the filters.
 BROKEN_FILTER = """
 import dataclasses
 from grading.engine import expectations
