@@ -1,11 +1,11 @@
 """Load learners' models, and run the grader's own code, in children of one warm process:
-``python -I -m grading.zygote SOCKET [--grading]``.
+``python -I -m grading.zygote SOCKET [MODULE ...]``.
 
 The autograder starts it in the isolated mode, before any submission exists, with the
 sandbox's clean environment (plus the course's two settings that its imports read, COURSE_HOME
 and COURSE_SANDBOX_UID_BASE: paths and numbers, never secrets). It imports what loading a
-model needs (grading.predict.warm_up) and, with --grading, what grading a store needs
-(grading.prewarmed.PRELOAD) once, then serves SOCKET, a Unix socket in a folder only root can
+model needs (grading.predict.warm_up) and the MODULEs, what grading a store needs
+(grading.prewarmed.PRELOAD), once, then serves SOCKET, a Unix socket in a folder only root can
 enter. One warm process instead of two: on two cores, each MLflow import a batch makes is
 time its notebooks wait for. Per connection it forks a handler, which reads one request line.
 
@@ -54,10 +54,10 @@ _folder: str | None = None
 
 # The autograder's side ----------------------------------------------------------------------
 
-def start(grading: bool = False) -> str | None:
+def start(preload: list[str] = ()) -> str | None:
     """Start the zygote for this batch; its socket's path, or None where it cannot run (it
-    needs the isolated mode: root, cgroups, namespaces). `grading`: it also imports what
-    grading a store needs, for call()."""
+    needs the isolated mode: root, cgroups, namespaces). It also imports the modules in
+    `preload`, which call()'s children need."""
     global _process, _folder
     if sandbox.mode() != "isolated" or sys.platform != "linux":
         return None
@@ -66,7 +66,7 @@ def start(grading: bool = False) -> str | None:
     _folder = tempfile.mkdtemp(prefix="course-zygote-")  # 0700: only root connects
     path = f"{_folder}/zygote.sock"
     settings = {k: os.environ[k] for k in SETTINGS if k in os.environ}
-    _process = subprocess.Popen([sys.executable, "-I", "-m", "grading.zygote", path, *(["--grading"] if grading else [])],
+    _process = subprocess.Popen([sys.executable, "-I", "-m", "grading.zygote", path, *preload],
                                 env=sandbox.Sandbox().environment({**ENV, **settings}), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
                                 preexec_fn=_die_with_parent)
@@ -138,9 +138,8 @@ def call(path: str, function: str, argv: list[str], limits: sandbox.Limits, prel
     try:
         end = json.loads(last)
         code, timed_out, hit = end["exit"], bool(end["timed_out"]), list(end["limits_hit"])
-    except (ValueError, KeyError, TypeError):  # cut off before the handler's last line
-        return sandbox.Outcome(None, "", "the grading process gave no result", True, time.perf_counter() - started)
-    body = body[:-1] if body.endswith("\n") else body  # the newline the handler puts before its line
+    except (ValueError, KeyError, TypeError):  # cut off before the handler's last line: not a timeout
+        return sandbox.Outcome(None, "", "the grading process gave no result", False, time.perf_counter() - started)
     fatal = " ".join(str(r["fatal"]) for r in sandbox.json_records(body) if "fatal" in r)
     return sandbox.Outcome(code, body, fatal, timed_out, time.perf_counter() - started, hit)
 
@@ -172,7 +171,7 @@ def _exchange(path: str, request: dict, limits: sandbox.Limits) -> tuple[bytes, 
 # The zygote's side --------------------------------------------------------------------------
 
 def main(argv: list[str]) -> int:
-    path, *flags = argv
+    path, *preload = argv
     from grading.inside_sandbox import harden
 
     harden()  # no other process of root's may trace it
@@ -180,11 +179,11 @@ def main(argv: list[str]) -> int:
     listener.bind(path)
     listener.listen(64)
     print("listening", flush=True)
-    from grading import predict, prewarmed
+    from grading import predict
     from course import labdata  # noqa: F401
 
-    if "--grading" in flags:
-        for name in prewarmed.PRELOAD:  # grading.autograde.grade_store warms up as it is imported
+    for name in preload:  # grading.autograde.grade_store warms up as it is imported
+        with contextlib.suppress(ImportError):  # not on its path: each call imports it, on the caller's
             importlib.import_module(name)
     predict.warm_up()
     sandbox.runtime()  # the course code the loaders see, copied once

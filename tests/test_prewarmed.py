@@ -8,7 +8,7 @@ from conftest import require
 from grading import prewarmed, sandbox, zygote
 
 
-@pytest.fixture(params=["forkserver", "zygote"])
+@pytest.fixture(scope="module", params=["forkserver", "zygote"])
 def warm(request):
     if request.param == "forkserver":
         assert zygote.address() is None
@@ -16,7 +16,9 @@ def warm(request):
         return
     require(None if sandbox.mode() == "isolated" else "the zygote needs the isolated sandbox (root, bwrap, setpriv)")
     try:
-        assert zygote.start(grading=True)
+        assert zygote.start(preload=prewarmed.PRELOAD)
+        # It accepts once it has imported everything: the tests below time calls, not that.
+        assert prewarmed.run("prewarmed_work:say", ["warm"], sandbox.Limits(timeout=300)).stdout.strip() == "warm"
         yield request.param
     finally:
         zygote.stop()

@@ -190,7 +190,7 @@ def start_helpers() -> str | None:
     """The warm process a batch grades with, started before any submission exists (idempotent):
     the zygote, which loads models and forks the grading children, and whose socket this returns;
     where it cannot run (None), multiprocessing's forkserver forks the grading children."""
-    loader = zygote.start(grading=True)
+    loader = zygote.start(preload=prewarmed.PRELOAD)
     if loader is None:
         prewarmed.start()
     return loader
