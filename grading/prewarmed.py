@@ -13,10 +13,9 @@ submission wrote ever runs in it, and a learner's model is never loaded in a gra
 from __future__ import annotations
 
 import contextlib
-import importlib
-import io
 import multiprocessing
 import os
+import sys
 import threading
 import time
 
@@ -55,7 +54,7 @@ def run(function: str, argv: list[str], limits: sandbox.Limits, cap: int = 64 * 
     cgroup = sandbox._Cgroup(f"warm-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}",
                              limits.memory_mb, limits.pids) if sandbox.mode() == "isolated" else None
     reader, writer = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(function, argv, dict(os.environ), cgroup, limits, writer), daemon=True)
+    child = context.Process(target=_child, args=(function, argv, dict(os.environ), sys.path, cgroup, limits, writer), daemon=True)
     started = time.perf_counter()
     child.start()
     writer.close()
@@ -82,14 +81,8 @@ def run(function: str, argv: list[str], limits: sandbox.Limits, cap: int = 64 * 
                            time.perf_counter() - started, hit)
 
 
-def _child(function: str, argv: list[str], environment: dict, cgroup, limits: sandbox.Limits, writer) -> None:
+def _child(function: str, argv: list[str], environment: dict, path: list[str], cgroup, limits: sandbox.Limits,
+           writer) -> None:
     sandbox.bound(cgroup, limits)  # first, so that everything it allocates is counted
-    os.environ.clear()  # the caller's, as the zygote gives it
-    os.environ.update(environment)
-    os.environ["MLFLOW_LOGGING_LEVEL"] = "WARNING"
-    module, _, name = function.partition(":")
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        getattr(importlib.import_module(module), name)(argv)
-    writer.send_bytes(printed.getvalue().encode())
+    writer.send_bytes(zygote.invoke(function, argv, environment, path).encode())
     writer.close()

@@ -249,22 +249,30 @@ def _call(connection: socket.socket, request: dict, limits: sandbox.Limits, cgro
     code = 1
     try:
         sandbox.bound(cgroup, limits)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        sys.path[:0] = [p for p in request["path"] if p not in sys.path]
-        for name in request["preload"]:
-            importlib.import_module(name)
-        module, _, name = request["call"].partition(":")
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            getattr(importlib.import_module(module), name)(request["argv"])
-        connection.sendall(printed.getvalue().encode())
+        connection.sendall(invoke(request["call"], request["argv"], request["env"], request["path"],
+                                  request["preload"]).encode())
         code = 0
     except BaseException as exc:  # its stderr is /dev/null: the caller hears of it here
         with contextlib.suppress(OSError):
             connection.sendall(b"\n" + json.dumps({"fatal": f"{type(exc).__name__}: {exc}"[:300]}).encode())
     finally:
         os._exit(code)
+
+
+def invoke(function: str, argv: list[str], environment: dict, path: list[str] = (), preload: list[str] = ()) -> str:
+    """The body of a grading child, whichever warm process forked it: `module:function`(argv) with
+    the caller's environment and import path (the `preload` modules first); what it printed."""
+    os.environ.clear()
+    os.environ.update(environment)
+    os.environ["MLFLOW_LOGGING_LEVEL"] = "WARNING"
+    sys.path[:0] = [p for p in path if p not in sys.path]
+    for name in preload:
+        importlib.import_module(name)
+    module, _, name = function.partition(":")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        getattr(importlib.import_module(module), name)(argv)
+    return printed.getvalue()
 
 
 def _load(connection: socket.socket, base: str, requests: list, uid: int, readable: list[Path],
