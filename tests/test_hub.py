@@ -307,10 +307,16 @@ import os
 print(sorted(os.listdir("/home")), os.path.exists({str(homes['bob'])!r}), os.path.exists({str(ROOT / 'solutions')!r}),
       os.path.exists({str(hub['state'])!r}), os.getuid(), os.environ["MLFLOW_TRACKING_USERNAME"],
       os.path.exists("/proc/{hub['pid']}"), os.access("/etc/shadow", os.R_OK))
+# Her kernel's channels are Unix sockets: on TCP anyone on the host could read its output. The one
+# port left is ipykernel's pipe for forked children's output, which drops what lacks its random key.
+import json, psutil, ipykernel.connect
+kernel = get_ipython().kernel
+listening = {{c.laddr.port for c in psutil.Process().net_connections("inet") if c.status == "LISTEN"}}
+print(json.loads(ipykernel.connect.get_connection_info())["transport"], sorted(listening - {{kernel.iopub_thread._pipe_port}}))
 """
     seen = run_in_kernel(hub, "alice", token, [probe], path="")[0].split()
     uid = str(pwd.getpwnam("alice").pw_uid)
-    assert seen == ["['alice']", "False", "False", "False", uid, "alice", "False", "False"], seen
+    assert seen == ["['alice']", "False", "False", "False", uid, "alice", "False", "False", "ipc", "[]"], seen
     # Bob's password: nowhere in Alice's files, nor in the environment of any process of hers.
     alices = [p for p in psutil.process_iter(["username"]) if p.info["username"] == "alice"]
     assert alices, "alice's server is not running"

@@ -30,6 +30,10 @@ HANDOUTS = "/opt/course-handouts"
 # MLflow's telemetry thread can unset its session variable while a request reads it (a KeyError
 # seen once in a hub test); the course sends no telemetry anywhere else either.
 LEARNER_ENV = {"COURSE_SANDBOX": "process", "MLFLOW_DISABLE_TELEMETRY": "true"}
+# Learners share the host's network, so a kernel's TCP ports on 127.0.0.1 are open to all of them,
+# and anyone may subscribe to its output channel (IOPub). Kernels here talk over Unix sockets in a
+# folder of the learner's private /tmp instead (short paths: a socket's path is at most 107 bytes).
+KERNELS = {"args": ["--KernelManager.transport=ipc"], "env": {"JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime"}}
 
 
 def view(home: str, runtime: Path) -> list[str]:
@@ -58,7 +62,7 @@ class CourseSpawner(LocalProcessSpawner):
         env.update({"PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
                     "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "LOGNAME": self.user.name,
                     "SHELL": "/bin/bash",  # the terminal needs a real shell; nologin is for logins
-                    **LEARNER_ENV})
+                    **LEARNER_ENV, **KERNELS["env"]})
         return env
 
     async def start(self):
@@ -69,5 +73,6 @@ class CourseSpawner(LocalProcessSpawner):
         self.cmd = [*view(account.pw_dir, Path(self.runtime)), "--",
                     "setpriv", "--reuid", str(account.pw_uid), "--regid", str(account.pw_gid), "--init-groups",
                     "--no-new-privs", "--bounding-set", "-all", "--inh-caps", "-all", "--",
-                    "/bin/sh", "-c", first, "sh", str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+                    "/bin/sh", "-c", first, "sh", str(Path(sys.executable).parent / "jupyterhub-singleuser"),
+                    *KERNELS["args"]]
         return await super().start()
