@@ -25,6 +25,7 @@ from course import paths
 from grading import sandbox
 
 HANDOUTS = "/opt/course-handouts"
+SHM_BYTES = 256 * 1024 * 1024
 # This view is the learner's sandbox: a self-check loads the learner's own models in a process of
 # theirs (a bubblewrap inside it could not mount its own /proc). docs/z2jh-values.yaml sets the same.
 # MLflow's telemetry thread can unset its session variable while a request reads it (a KeyError
@@ -41,8 +42,10 @@ def view(home: str, runtime: Path) -> list[str]:
     binds = [(p, p) for p in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)})]
     binds += [(str(runtime / package), str(paths.ROOT / package)) for package in ("course", "grading")]
     binds.append((str(runtime / "handouts"), HANDOUTS))
+    # A /dev/shm of its own: without one, joblib (scikit-learn's n_jobs) finds no semaphores,
+    # warns in the learner's notebook and runs serially.
     cmd = ["bwrap", "--tmpfs", "/", *sandbox._system_binds(), "--proc", "/proc", "--dev", "/dev",
-           "--perms", "1777", "--tmpfs", "/tmp"]
+           "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--perms", "1777", "--tmpfs", "/tmp"]
     cmd += sandbox._parents([target for _, target in binds] + [home])
     for source, target in binds:
         cmd += ["--ro-bind", source, target]
