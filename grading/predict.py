@@ -27,11 +27,14 @@ MODEL_SECONDS = 60  # to load one model and predict
 
 
 def warm_up() -> None:
-    """Import what loading and scoring a model needs, so each child starts with it."""
+    """Import what loading and scoring a model needs, so each child starts with it. Call it
+    before anything imports MLflow: skops (the sklearn flavor's default format) finds the module
+    of each of ~800 ufuncs by scanning every module loaded so far; after MLflow's (well over a
+    thousand more) that scan costs 2-3 s of CPU more than before them."""
+    import skops.io  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
     import mlflow.pyfunc  # noqa: F401
     import mlflow.sklearn  # noqa: F401
-    import skops.io  # noqa: F401  (the sklearn flavor's default format)
-    import sklearn.linear_model  # noqa: F401
 
 
 def predict_in_child(folder: str, features, write_fd: int) -> None:

@@ -182,10 +182,10 @@ def main(argv: list[str]) -> int:
     from grading import predict
     from course import labdata  # noqa: F401
 
+    predict.warm_up()  # first: see there why
     for name in preload:  # grading.autograde.grade_store warms up as it is imported
         with contextlib.suppress(ImportError):  # not on its path: each call imports it, on the caller's
             importlib.import_module(name)
-    predict.warm_up()
     sandbox.runtime()  # the course code the loaders see, copied once
     base = tempfile.mkdtemp(prefix="course-zygote-root-")  # each loader mounts its root here, privately
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
