@@ -16,6 +16,8 @@ a machine whose speed drifts during the benchmark (a virtual machine's often doe
 neither side of a ratio more than the other. Each round's own figures are printed too.
 Peak memory is read in two more, untimed passes (one worker and one copy, two workers and two
 copies): sampling every process's PSS takes CPU, which would slow the saturated two-worker side.
+A last untimed pass reads the CPU the batch's warm process spends on its imports: a cost per
+batch, which one worker hides on the idle core and two workers pay.
 Prints the per-submission overhead of B over A (target <= 10% of execution and <= 4 s), where
 each second of it goes (from the phases each student's grading.json records, and papermill's
 cell times in both executed notebooks), the speed-up of C over B (target >= 1.8x on 2 cores),
@@ -137,6 +139,23 @@ def recorded_phases(out: Path) -> tuple[Phases, list[float]]:
     return phases, scores
 
 
+def warm_process_cpu(lab: str) -> float | None:
+    """CPU seconds of the batch's warm process (grading.zygote) from its start to its first
+    answer, the batch's first call (the lab's filters): its imports, paid once per batch. None
+    where it does not run (outside the isolated mode)."""
+    from grading import prewarmed, sandbox, zygote
+
+    path = zygote.start(preload=prewarmed.PRELOAD)
+    if path is None:
+        return None
+    try:
+        zygote.call(path, "grading.autograde.grade_store:prepare", [lab], sandbox.Limits(timeout=300), prewarmed.PRELOAD)
+        fields = Path(f"/proc/{zygote._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    finally:
+        zygote.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=6)
@@ -174,6 +193,7 @@ def main() -> int:
                 shutil.copyfile(copy, few / copy.name)
             _, peak = autograde(args.lab, few, tmp / f"memory-w{workers}-out", workers, sample=True)
             memory[f"w{workers}"] = (peak.grader, peak.kernels)
+        warm = warm_process_cpu(args.lab)
 
     t_plain, t_one, t_two = (sum(seconds[side]) for side in ("plain", "w1", "w2"))
     runs = 2 * n  # submissions executed on each side, over both rounds
@@ -193,6 +213,10 @@ def main() -> int:
     print(f"the same for plain papermill, two at a time over one (what the cores give the notebooks alone): "
           f"{t_plain / sum(seconds['plain2']):.2f}x; by round: "
           + ", ".join(f"{one / two:.2f}x" for one, two in zip(seconds["plain"], seconds["plain2"])))
+    if warm is not None:
+        # One worker leaves a core idle, where the warm-up runs for free; two pay it from the notebooks' cores.
+        print(f"the warm process's imports, once per batch (untimed pass): {warm:.2f} CPU-s, "
+              f"{warm / t_two:.0%} of the two cores over a two-worker batch of {n} (the mean of its rounds)")
     after = "after the last cell"
     print(f"the course's kernel against ipykernel's launcher, after the last cell: "
           f"{plain.seconds.get(after, 0) / runs:.2f} s against {ipykernel_phases.seconds.get(after, 0) / n:.2f} s")
