@@ -143,6 +143,8 @@ def warm_process_cpu(lab: str) -> float | None:
     """CPU seconds of the batch's warm process (grading.zygote) from its start to its first
     answer, the batch's first call (the lab's filters): its imports, paid once per batch. None
     where it does not run (outside the isolated mode)."""
+    import psutil
+
     from grading import prewarmed, sandbox, zygote
 
     path = zygote.start(preload=prewarmed.PRELOAD)
@@ -150,8 +152,8 @@ def warm_process_cpu(lab: str) -> float | None:
         return None
     try:
         zygote.call(path, "grading.autograde.grade_store:prepare", [lab], sandbox.Limits(timeout=300), prewarmed.PRELOAD)
-        fields = Path(f"/proc/{zygote._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        spent = psutil.Process(zygote._process.pid).cpu_times()
+        return spent.user + spent.system
     finally:
         zygote.stop()
 
