@@ -1,6 +1,6 @@
 """The autograder's cost: sandboxed grading against plain papermill, and --workers 2 against 1.
 
-Usage: python benchmarks/autograde.py [--copies 6] [--lab lab04]
+Usage: python benchmarks/autograde.py [--copies 6] [--lab lab04] [--pairs 1]
 
 All in one invocation, on the same machine state, with copies of the lab's solution:
   A. plain papermill executes the copies one after another, each into its own store, with the
@@ -11,9 +11,10 @@ All in one invocation, on the same machine state, with copies of the lab's solut
   C. `grading grade --workers 2` grades them again;
   D. plain papermill executes them two at a time: what two cores give the notebooks alone, the
      ceiling to read C's speed-up against.
-A to D run twice, mirrored (A D B C, then C B D A), and each figure is the sum of its two runs:
-a machine whose speed drifts during the benchmark (a virtual machine's often does) then shifts
-neither side of a ratio more than the other. Each round's own figures are printed too.
+A to D run twice, mirrored (A D B C, then C B D A), and each figure is the sum of its runs: a
+machine whose speed drifts during the benchmark (a virtual machine's often does) then shifts
+neither side of a ratio more than the other. --pairs repeats the mirrored pair, for a machine
+whose speed swings more than one pair cancels. Each round's own figures are printed too.
 Peak memory is read in two more, untimed passes (one worker and one copy, two workers and two
 copies): sampling every process's PSS takes CPU, which would slow the saturated two-worker side.
 A last untimed pass reads the CPU the batch's warm process spends on its imports: a cost per
@@ -162,7 +163,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=6)
     parser.add_argument("--lab", default="lab04", help="a lab or exercise set with a solution in solutions/")
+    parser.add_argument("--pairs", type=int, default=1, help="mirrored pairs of rounds (each about 10 minutes)")
     args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error("--pairs must be 1 or more")
     n = args.copies
     seconds = {"plain": [], "plain2": [], "w1": [], "w2": []}
     plain, graded, scores, memory = Phases(), Phases(), [], {}
@@ -175,7 +179,7 @@ def main() -> int:
             copies.append(folder / f"student{i:02d}.ipynb")
             shutil.copyfile(paths.SOLUTIONS / f"{args.lab}.ipynb", copies[-1])
         t_ipykernel, ipykernel_phases = plain_papermill(copies, tmp / "ipykernel", course_kernel=False)
-        for run, side in enumerate(["plain", "plain2", "w1", "w2", "w2", "w1", "plain2", "plain"]):
+        for run, side in enumerate(["plain", "plain2", "w1", "w2", "w2", "w1", "plain2", "plain"] * args.pairs):
             if side == "plain":
                 elapsed, phases = plain_papermill(copies, tmp / f"plain{run}", course_kernel=True)
                 plain.merge(phases)
@@ -198,15 +202,18 @@ def main() -> int:
         warm = warm_process_cpu(args.lab)
 
     t_plain, t_one, t_two = (sum(seconds[side]) for side in ("plain", "w1", "w2"))
-    runs = 2 * n  # submissions executed on each side, over both rounds
+    rounds = 2 * args.pairs
+    runs = rounds * n  # submissions executed on each side, over all rounds
     overhead = (t_one - t_plain) / t_plain
-    print(f"{args.lab}, {n} copies of the solution, two mirrored rounds (scores with 1 worker: {sorted(set(scores))})")
-    print(f"{'':<36}{'round 1 s':>10}{'round 2 s':>10}{'per submission s':>18}")
-    print(f"{'plain papermill, ipykernel launcher':<36}{t_ipykernel:>10.1f}{'':>10}{t_ipykernel / n:>18.2f}")
+    print(f"{args.lab}, {n} copies of the solution, {rounds} mirrored rounds "
+          f"(scores with 1 worker: {sorted(set(scores))})")
+    print(f"{'':<36}" + "".join(f"{f'round {i + 1} s':>11}" for i in range(rounds)) + f"{'per submission s':>18}")
+    print(f"{'plain papermill, ipykernel launcher':<36}{t_ipykernel:>11.1f}{'':>{11 * (rounds - 1)}}"
+          f"{t_ipykernel / n:>18.2f}")
     for label, side in (("plain papermill, one at a time", "plain"), ("plain papermill, two at a time", "plain2"),
                         ("grade --workers 1", "w1"), ("grade --workers 2", "w2")):
-        first, second = seconds[side]  # in the order they ran: round 1 is A D B C, round 2 is C B D A
-        print(f"{label:<36}{first:>10.1f}{second:>10.1f}{sum(seconds[side]) / runs:>18.2f}")
+        # In the order they ran: odd rounds are A D B C, even ones C B D A.
+        print(f"{label:<36}" + "".join(f"{t:>11.1f}" for t in seconds[side]) + f"{sum(seconds[side]) / runs:>18.2f}")
     print(f"overhead of grading beyond execution: {(t_one - t_plain) / runs:.2f} s per submission, "
           f"{overhead:.0%} (target <= 10% and <= 4 s); by round: "
           + ", ".join(f"{(one - p) / p:.0%}" for p, one in zip(seconds["plain"], seconds["w1"])))
@@ -216,9 +223,10 @@ def main() -> int:
           f"{t_plain / sum(seconds['plain2']):.2f}x; by round: "
           + ", ".join(f"{one / two:.2f}x" for one, two in zip(seconds["plain"], seconds["plain2"])))
     if warm is not None:
-        # One worker leaves a core idle, where the warm-up runs for free; two pay it from the notebooks' cores.
+        # One worker leaves a core idle, where the warm-up runs for free; with two it gets what the notebooks leave.
         print(f"the warm process's imports, once per batch (untimed pass): {warm:.2f} CPU-s, "
-              f"{warm / t_two:.0%} of the two cores over a two-worker batch of {n} (the mean of its rounds)")
+              f"{warm / (2 * t_two / rounds):.0%} of the two cores over a two-worker batch of {n} "
+              f"(the mean of its rounds)")
     after = "after the last cell"
     print(f"the course's kernel against ipykernel's launcher, after the last cell: "
           f"{plain.seconds.get(after, 0) / runs:.2f} s against {ipykernel_phases.seconds.get(after, 0) / n:.2f} s")
