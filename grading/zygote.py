@@ -39,7 +39,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -188,7 +187,10 @@ def main(argv: list[str]) -> int:
     # (a fifth of the warm-up's CPU). Frozen after, they stay out of every later collection, the
     # children's included; the few cycles the imports left (2 MB) are never freed.
     gc.disable()
-    when_idle(lambda: _warm_up(predict, preload))
+    predict.warm_up()  # first: see there why
+    for name in preload:  # grading.autograde.grade_store warms up as it is imported
+        with contextlib.suppress(ImportError):  # not on its path: each call imports it, on the caller's
+            importlib.import_module(name)
     gc.freeze()
     gc.enable()
     sandbox.runtime()  # the course code the loaders see, copied once
@@ -212,36 +214,6 @@ def main(argv: list[str]) -> int:
             connection.close()
     finally:
         os.rmdir(base)
-
-
-def _warm_up(predict, preload: list[str]) -> None:
-    predict.warm_up()  # first: see there why
-    for name in preload:  # grading.autograde.grade_store warms up as it is imported
-        with contextlib.suppress(ImportError):  # not on its path: each call imports it, on the caller's
-            importlib.import_module(name)
-
-
-def when_idle(work) -> None:
-    """Run work in a thread of the idle scheduling class, and wait for it. Nothing needs the
-    warm-up until the first notebook has run, so it takes only what the notebooks leave of the
-    cores (the gaps between their cells) instead of a share of them; whoever needs it first
-    waits, which frees a core for it. The class is the thread's alone on Linux: the main thread,
-    which forks every child, keeps the normal one."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        with contextlib.suppress(OSError):  # a kernel without the class: the normal one
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        try:
-            work()
-        except BaseException as exc:  # raised in the caller, as if it ran there
-            failed.append(exc)
-
-    thread = threading.Thread(target=run, name="warm-up")
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
 
 
 def _handle(connection: socket.socket, base: str) -> None:

@@ -25,7 +25,3 @@ def environment(argv):
 def fail(argv):
     print("grading.json")  # printed before the failure: never reaches the caller half-done
     raise ValueError("no such store")
-
-
-def scheduling(argv):
-    print(os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0))
