@@ -223,7 +223,7 @@ def main() -> int:
           f"{t_plain / sum(seconds['plain2']):.2f}x; by round: "
           + ", ".join(f"{one / two:.2f}x" for one, two in zip(seconds["plain"], seconds["plain2"])))
     if warm is not None:
-        # One worker leaves a core idle, where the warm-up runs for free; with two it gets what the notebooks leave.
+        # One worker leaves a core idle, where the warm-up runs for free; two pay it from the notebooks' cores.
         print(f"the warm process's imports, once per batch (untimed pass): {warm:.2f} CPU-s, "
               f"{warm / (2 * t_two / rounds):.0%} of the two cores over a two-worker batch of {n} "
               f"(the mean of its rounds)")

@@ -5,8 +5,8 @@ The autograder starts it in the isolated mode, before any submission exists, wit
 sandbox's clean environment (plus the course's two settings that its imports read, COURSE_HOME
 and COURSE_SANDBOX_UID_BASE: paths and numbers, never secrets). It imports what loading a
 model needs (grading.predict.warm_up) and the MODULEs, what grading a store needs
-(grading.prewarmed.PRELOAD), once and in the idle scheduling class (when_idle), then serves
-SOCKET, a Unix socket in a folder only root can enter. One warm process instead of two: on two cores, each MLflow import a batch makes is
+(grading.prewarmed.PRELOAD), once, then serves SOCKET, a Unix socket in a folder only root can
+enter. One warm process instead of two: on two cores, each MLflow import a batch makes is
 time its notebooks wait for. Per connection it forks a handler, which reads one request line.
 
 A call, ``{"call": "module:function", "argv": [...], "env": {...}, "path": [...],
