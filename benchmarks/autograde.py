@@ -18,7 +18,9 @@ whose speed swings more than one pair cancels. Each round's own figures are prin
 Peak memory is read in two more, untimed passes (one worker and one copy, two workers and two
 copies): sampling every process's PSS takes CPU, which would slow the saturated two-worker side.
 A last untimed pass reads the CPU the batch's warm process spends on its imports: a cost per
-batch, which one worker hides on the idle core and two workers pay.
+batch, which one worker hides on the idle core and two workers pay. Each side's busy and idle
+core-seconds are read from /proc/stat around its runs: with two workers on two cores the wall
+time is their sum over two, so CPU the grader adds is what its speed-up loses.
 Prints the per-submission overhead of B over A (target <= 10% of execution and <= 4 s), where
 each second of it goes (from the phases each student's grading.json records, and papermill's
 cell times in both executed notebooks), the speed-up of C over B (target >= 1.8x on 2 cores),
@@ -140,6 +142,14 @@ def recorded_phases(out: Path) -> tuple[Phases, list[float]]:
     return phases, scores
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, idle) core-seconds of the whole machine since boot: a side's CPU, whichever process
+    spent it (the zygote's children are reaped by the kernel, so no rusage counts them)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+
+
 def warm_process_cpu(lab: str) -> float | None:
     """CPU seconds of the batch's warm process (grading.zygote) from its start to its first
     answer, the batch's first call (the lab's filters): its imports, paid once per batch. None
@@ -169,6 +179,7 @@ def main() -> int:
         parser.error("--pairs must be 1 or more")
     n = args.copies
     seconds = {"plain": [], "plain2": [], "w1": [], "w2": []}
+    cpu = {side: [0.0, 0.0] for side in seconds}  # busy and idle core-seconds, summed over rounds
     plain, graded, scores, memory = Phases(), Phases(), [], {}
     with tempfile.TemporaryDirectory(prefix="bench-autograde-") as tmp:
         tmp = Path(tmp)
@@ -180,6 +191,7 @@ def main() -> int:
             shutil.copyfile(paths.SOLUTIONS / f"{args.lab}.ipynb", copies[-1])
         t_ipykernel, ipykernel_phases = plain_papermill(copies, tmp / "ipykernel", course_kernel=False)
         for run, side in enumerate(["plain", "plain2", "w1", "w2", "w2", "w1", "plain2", "plain"] * args.pairs):
+            before = machine_cpu()
             if side == "plain":
                 elapsed, phases = plain_papermill(copies, tmp / f"plain{run}", course_kernel=True)
                 plain.merge(phases)
@@ -192,6 +204,7 @@ def main() -> int:
                     graded.merge(phases)
                     scores += marks
             seconds[side].append(elapsed)
+            cpu[side] = [total + now - then for total, now, then in zip(cpu[side], machine_cpu(), before)]
         for workers in (1, 2):  # memory apart from the timed rounds: as many copies as workers
             few = tmp / f"memory-w{workers}"
             few.mkdir()
@@ -227,6 +240,9 @@ def main() -> int:
         print(f"the warm process's imports, once per batch (untimed pass): {warm:.2f} CPU-s, "
               f"{warm / (2 * t_two / rounds):.0%} of the two cores over a two-worker batch of {n} "
               f"(the mean of its rounds)")
+    labels = {"plain": "plain one at a time", "plain2": "plain two at a time", "w1": "one worker", "w2": "two workers"}
+    print("the machine's CPU per submission, busy core-s (idle core-s): "
+          + ", ".join(f"{labels[side]} {cpu[side][0] / runs:.2f} ({cpu[side][1] / runs:.2f})" for side in seconds))
     after = "after the last cell"
     print(f"the course's kernel against ipykernel's launcher, after the last cell: "
           f"{plain.seconds.get(after, 0) / runs:.2f} s against {ipykernel_phases.seconds.get(after, 0) / n:.2f} s")
