@@ -145,9 +145,10 @@ def recorded_phases(out: Path) -> tuple[Phases, list[float]]:
 def machine_cpu() -> tuple[float, float]:
     """(busy, idle) core-seconds of the whole machine since boot: a side's CPU, whichever process
     spent it (the zygote's children are reaped by the kernel, so no rusage counts them)."""
-    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+    import psutil
+
+    t = psutil.cpu_times()  # guest time is counted in user already
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal, t.idle + t.iowait
 
 
 def warm_process_cpu(lab: str) -> float | None:
@@ -220,13 +221,16 @@ def main() -> int:
     overhead = (t_one - t_plain) / t_plain
     print(f"{args.lab}, {n} copies of the solution, {rounds} mirrored rounds "
           f"(scores with 1 worker: {sorted(set(scores))})")
-    print(f"{'':<36}" + "".join(f"{f'round {i + 1} s':>11}" for i in range(rounds)) + f"{'per submission s':>18}")
+    print(f"{'':<36}" + "".join(f"{f'round {i + 1} s':>11}" for i in range(rounds))
+          + f"{'per submission s':>18}{'busy core-s':>13}{'idle core-s':>13}")
     print(f"{'plain papermill, ipykernel launcher':<36}{t_ipykernel:>11.1f}{'':>{11 * (rounds - 1)}}"
           f"{t_ipykernel / n:>18.2f}")
     for label, side in (("plain papermill, one at a time", "plain"), ("plain papermill, two at a time", "plain2"),
                         ("grade --workers 1", "w1"), ("grade --workers 2", "w2")):
-        # In the order they ran: odd rounds are A D B C, even ones C B D A.
-        print(f"{label:<36}" + "".join(f"{t:>11.1f}" for t in seconds[side]) + f"{sum(seconds[side]) / runs:>18.2f}")
+        # In the order they ran: odd rounds are A D B C, even ones C B D A. Core-s: the whole machine's.
+        busy, idle = (total / runs for total in cpu[side])
+        print(f"{label:<36}" + "".join(f"{t:>11.1f}" for t in seconds[side])
+              + f"{sum(seconds[side]) / runs:>18.2f}{busy:>13.2f}{idle:>13.2f}")
     print(f"overhead of grading beyond execution: {(t_one - t_plain) / runs:.2f} s per submission, "
           f"{overhead:.0%} (target <= 10% and <= 4 s); by round: "
           + ", ".join(f"{(one - p) / p:.0%}" for p, one in zip(seconds["plain"], seconds["w1"])))
@@ -240,9 +244,6 @@ def main() -> int:
         print(f"the warm process's imports, once per batch (untimed pass): {warm:.2f} CPU-s, "
               f"{warm / (2 * t_two / rounds):.0%} of the two cores over a two-worker batch of {n} "
               f"(the mean of its rounds)")
-    labels = {"plain": "plain one at a time", "plain2": "plain two at a time", "w1": "one worker", "w2": "two workers"}
-    print("the machine's CPU per submission, busy core-s (idle core-s): "
-          + ", ".join(f"{labels[side]} {cpu[side][0] / runs:.2f} ({cpu[side][1] / runs:.2f})" for side in seconds))
     after = "after the last cell"
     print(f"the course's kernel against ipykernel's launcher, after the last cell: "
           f"{plain.seconds.get(after, 0) / runs:.2f} s against {ipykernel_phases.seconds.get(after, 0) / n:.2f} s")
