@@ -439,7 +439,9 @@ class Sandbox:
                                    start_new_session=True, preexec_fn=enter)
         with _RUNNING_LOCK:
             _RUNNING.add(process)
-        seen = _Descendants(process.pid)
+        # A cgroup holds every process the work starts, which none can leave: killing it is
+        # enough. Without one, a watcher remembers descendants (~5 ms of /proc reads every 0.2 s).
+        seen = _Descendants(process.pid) if cgroup is None or not cgroup.active else None
         out, err = _CappedReader(process.stdout), _CappedReader(process.stderr)
         timed_out = False
         try:
@@ -451,7 +453,8 @@ class Sandbox:
             if cgroup is not None:
                 cgroup.kill_all()
             process.wait()
-            seen.stop()
+            if seen is not None:
+                seen.stop()
             with _RUNNING_LOCK:
                 _RUNNING.discard(process)
         stdout, stderr = out.text(), err.text()
@@ -526,10 +529,10 @@ class _Descendants:
         self._done.set()
 
 
-def _kill_all(process: subprocess.Popen, seen: _Descendants) -> None:
+def _kill_all(process: subprocess.Popen, seen: _Descendants | None) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    for pid in list(seen.pids):
+    for pid in list(seen.pids if seen is not None else ()):
         with contextlib.suppress(psutil.Error):
             psutil.Process(pid).kill()
 
