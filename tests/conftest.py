@@ -110,6 +110,17 @@ def process_family(*pids: int) -> set[int]:
     return found
 
 
+def processes_running(*fragments: str) -> list[psutil.Process]:
+    """The processes whose command line contains every fragment (a test marks what it starts with
+    an unusual sleep length, or names its folder)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if all(fragment in line for fragment in fragments):
+            found.append(process)
+    return found
+
+
 def still_running(pids) -> list[int]:
     alive = []
     for pid in sorted(pids):

@@ -13,7 +13,7 @@ import nbformat
 import psutil
 import pytest
 
-from conftest import ROOT, assert_one_line_error, run_cli
+from conftest import ROOT, assert_one_line_error, processes_running, run_cli
 from course import authoring
 from grading.engine import expectations
 
@@ -261,8 +261,7 @@ def test_hostile_submissions_are_contained(batch):
     assert rows["deadkernel"]["score"] == "5"
     assert batch["second_seconds"] < 120, "a timeout must not hold the batch"
     # No process a submission started outlives grading, including ones that left the session.
-    leftovers = [p for p in psutil.process_iter(["cmdline"]) if ORPHAN_MARK in " ".join(p.info["cmdline"] or [])]
-    assert not leftovers
+    assert not processes_running(ORPHAN_MARK)
 
 
 @pytest.mark.slow

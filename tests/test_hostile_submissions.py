@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
 
-from conftest import ROOT, assert_one_line_error, require, run_cli
+from conftest import ROOT, assert_one_line_error, processes_running, require, run_cli
 from grading import sandbox
 
 SECRET = "sk-canary-7f3a9c"  # in the grader's environment only
@@ -458,7 +457,7 @@ def test_every_limit_is_bounded_and_named(hostile):
     assert "2 GiB refused: File too large" in printed
     assert hostile["maxrss_kb"] is not None and hostile["maxrss_kb"] < 1_000_000, hostile["maxrss_kb"]
     # The fork bomb's 250 children (an unusual sleep marks them) did not outlive grading.
-    assert not [p for p in psutil.process_iter(["cmdline"]) if "6061.5" in " ".join(p.info["cmdline"] or [])]
+    assert not processes_running("6061.5")
 
 
 def test_bad_limits_are_one_line_errors(tmp_path):
@@ -490,8 +489,7 @@ def test_the_first_ctrl_c_keeps_finished_results_and_stops_the_rest(tmp_path):
     assert (out / "a-quick" / "results.json").exists()
     assert not (out / "b-loop" / "grading.json").exists() and not (out / "c-loop").exists()
     assert [r["student"] for r in csv.DictReader(open(out / "gradebook.csv"))] == ["a-quick"]
-    assert not [p for p in psutil.process_iter(["cmdline"]) if "execute_submission" in " ".join(p.info["cmdline"] or [])
-                and str(subs) in " ".join(p.info["cmdline"] or [])]
+    assert not processes_running("execute_submission", str(subs))
 
 
 def test_labs_whose_checks_act_on_the_host_are_not_autograded(tmp_path):

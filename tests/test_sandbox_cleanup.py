@@ -2,17 +2,12 @@
 isolated mode kills the command's cgroup, the process mode the descendants a watcher saw."""
 from __future__ import annotations
 
-import psutil
 import pytest
 
-from conftest import require
+from conftest import processes_running, require
 from grading import sandbox
 
 MARK = "4243.5"  # an unusual sleep length identifies what this test starts
-
-
-def leftovers() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"]) if MARK in " ".join(p.info["cmdline"] or [])]
 
 
 @pytest.mark.parametrize("mode", ["isolated", "process"])
@@ -27,7 +22,7 @@ def test_a_process_that_left_the_session_does_not_outlive_the_sandbox(mode, endi
     script = f"setsid sleep {MARK} & sleep 1" if ending == "exits" else f"setsid sleep {MARK} & sleep 30"
     done = sandbox.Sandbox(limits=sandbox.Limits(timeout=10 if ending == "times out" else 60)).run(
         ["/bin/sh", "-c", script])
-    left = leftovers()
+    left = processes_running(MARK)
     for process in left:  # so that a failure here does not fail the next case too
         process.kill()
     assert done.timed_out == (ending == "times out")

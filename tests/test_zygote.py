@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import require
+from conftest import processes_running, require
 from grading import sandbox, zygote
 
 SPY = r'''
@@ -181,7 +181,7 @@ def test_a_model_sees_only_its_own_sandbox_and_cannot_touch_the_loader(loader):
     assert seen[1]["planted_before"] is True  # same submission, same /tmp: its own file
     assert seen[2]["planted_before"] is False  # another submission never sees it
     # Nothing a model started outlived its loader.
-    assert not [p for p in psutil.process_iter(["cmdline"]) if "6161.5" in " ".join(p.info["cmdline"] or [])]
+    assert not processes_running("6161.5")
 
 
 def test_memory_and_time_are_bounded_and_the_loader_serves_the_next_request(loader):
