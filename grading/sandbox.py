@@ -440,7 +440,7 @@ class Sandbox:
         with _RUNNING_LOCK:
             _RUNNING.add(process)
         # A cgroup holds every process the work starts, which none can leave: killing it is
-        # enough. Without one, a watcher remembers descendants (~5 ms of /proc reads every 0.2 s).
+        # enough. Without one, a watcher remembers descendants (3+ ms of /proc reads every 0.2 s).
         seen = _Descendants(process.pid) if cgroup is None or not cgroup.active else None
         out, err = _CappedReader(process.stdout), _CappedReader(process.stderr)
         timed_out = False
