@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import csv
 import json
 import os
@@ -23,7 +24,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from course import uris
+from course import learner, uris
 from course.errors import CourseError
 
 # The basic-auth app's routes (mlflow/server/auth/routes.py).
@@ -34,12 +35,18 @@ CURRENT_USER = "/api/2.0/mlflow/users/current"
 TIMEOUT = 10.0
 
 
+CLASS_APP = "course-class"  # MLflow's --app-name for the class server (course/class_server.py)
+CLASS_HEADER = "X-Course-Class-Server"  # on its every answer, so a client can tell it from plain basic-auth
+SERVER_USER = "course-mlflow"  # the system user the class server runs as, when started as root
+
+
 def server_settings(folder: Path, admin: str, password: str) -> dict[str, str]:
-    """The environment of an `mlflow server --app-name basic-auth` for a class: an auth config in
-    folder (learners see only their own work; a login is checked once a minute, not per request)
-    and a key for the UI's forms. The same settings as docs/accounts.md."""
+    """The environment of an `mlflow server --app-name course-class`: an auth config in folder
+    (learners see only their own work; a login is checked once a minute, not per request) and a
+    key for the UI's forms. The same settings as docs/accounts.md."""
     import secrets
 
+    folder.mkdir(parents=True, exist_ok=True)
     config = folder / "basic_auth.ini"
     config.write_text(f"""[mlflow]
 default_permission = NO_PERMISSIONS
@@ -50,6 +57,34 @@ auth_cache_ttl_seconds = 60
 """)
     os.chmod(config, 0o600)
     return {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}
+
+
+@contextlib.contextmanager
+def class_stack(folder: Path, admin: str, password: str, **options):
+    """A class's server as docs/accounts.md sets one up: PostgreSQL, S3 and `mlflow server --app-name
+    course-class`, run as its own user (SERVER_USER, when started as root) in a view that holds its
+    own folder alone. options go to course.stack.production_stack."""
+    from course import stack
+
+    settings = server_settings(stack.server_folder(folder), admin, password)
+    user = SERVER_USER if os.geteuid() == 0 else None
+    with stack.production_stack(folder, app_name=CLASS_APP, extra_env=settings, server_user=user,
+                                **{"backend": "postgres", **options}) as running:
+        yield running
+
+
+def is_class_server(uri: str) -> bool:
+    """Whether the server at uri runs the class app (its answers carry CLASS_HEADER), even to a
+    request without a login."""
+    request = urllib.request.Request(uri.rstrip("/") + CURRENT_USER)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            headers = response.headers
+    except urllib.error.HTTPError as exc:
+        headers = exc.headers
+    except (urllib.error.URLError, OSError):
+        return False
+    return headers.get(CLASS_HEADER) == "1"
 
 
 class AccountsError(CourseError):
@@ -79,6 +114,9 @@ def read_learners(path: Path) -> list[tuple[str, str]]:
             raise AccountsError(f"{path} line {number}: expected `username,password`, got {len(fields)} field(s)"
                                 f"{'' if all(fields) else ' with an empty one'}")
         username, password = fields
+        if learner.prefix(username) != username + "-":
+            raise AccountsError(f"{path} line {number}: {username!r} cannot start experiment names; use only letters, "
+                                "digits and . _ @ + -, and no hyphen first or last")
         if username in seen:
             raise AccountsError(f"{path} line {number}: {username!r} is already on line {seen[username]}")
         seen[username] = number
@@ -150,6 +188,17 @@ class AuthServer:
             raise AccountsError(f"cannot create {username!r}: HTTP {status} {_message(body)}")
 
 
+def clashing_names(existing: list[str], new: list[str]) -> tuple[str, str] | None:
+    """Two accounts, one with the other's name and a hyphen first (alice, alice-b), at least one of
+    them new: a name like alice-b-lab04 would then be claimed by both. (shorter, longer) or None."""
+    everyone = sorted(set(existing) | set(new))
+    for shorter in everyone:
+        for longer in everyone:
+            if longer.startswith(shorter + "-") and (shorter in new or longer in new):
+                return shorter, longer
+    return None
+
+
 def _json(raw: bytes) -> dict:
     try:
         value = json.loads(raw)
@@ -180,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         if not admin or not password:
             raise AccountsError("set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to the admin's credentials")
         server = AuthServer(uri, admin, password)
+        clash = clashing_names([u["username"] for u in server.users()], [u for u, _ in learners])
+        if clash:
+            raise AccountsError(f"{clash[1]!r} would own every name that starts {clash[0]!r} does too "
+                                f"({clash[1]}-lab04 is also {clash[0]}'s \"{clash[1][len(clash[0]) + 1:]}-lab04\"); "
+                                f"rename {clash[1]!r}")
         for username, learner_password in learners:
             if server.exists(username):
                 print(f"kept     {username} (exists; password unchanged)", flush=True)

@@ -355,10 +355,43 @@ class MlflowServer:
         _wait(self.service, self.healthy, timeout, "see mlflow.log in the stack's folder")
 
 
+def service_account(name: str) -> pwd.struct_passwd:
+    """A system user of its own for a server (made once, no home, no login), so that the server's
+    process can read and write only what is its own."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        made = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                               "--shell", "/usr/sbin/nologin", "--comment", "course service", name],
+                              capture_output=True, text=True)
+        if made.returncode != 0 and "already exists" not in made.stderr:  # another process made it just now
+            raise StackError(f"cannot create the system user {name!r}: {made.stderr.strip()}; run as root") from None
+        return pwd.getpwnam(name)
+
+
+def confined(argv: list[str], folder: Path, user: str) -> list[str]:
+    """argv as `user`, in a view of the machine that holds the system, Python, the course's runtime
+    code and `folder` (its own, writable) alone: no home, no checkout, no other server's data."""
+    from grading import sandbox
+
+    account = service_account(user)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
+    os.chmod(folder, 0o700)
+    ids = [str(account.pw_uid), str(account.pw_gid)]
+    return [*sandbox.view(sandbox.readable_binds([]), [str(folder)]), "--chdir", str(folder),
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session", "--",
+            "setpriv", "--reuid", ids[0], "--regid", ids[1], "--clear-groups", "--no-new-privs",
+            "--bounding-set", "-all", "--inh-caps", "-all", "--", *argv]
+
+
 def start_mlflow(folder: Path, backend_store_uri: str, artifacts_destination: str, *,
                  extra_env: dict[str, str] | None = None, app_name: str | None = None,
                  allowed_hosts: str | None = None, workers: int | None = 1, timeout: float = 120,
-                 port: int | None = None) -> MlflowServer:
+                 port: int | None = None, user: str | None = None) -> MlflowServer:
+    """`mlflow server` on 127.0.0.1; with `user` (as root), as that user in a view of its own, whose
+    one writable folder is folder/server (put the auth config and its database there)."""
     port = port or free_port()
     argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_store_uri,
             "--serve-artifacts", "--artifacts-destination", artifacts_destination,
@@ -372,10 +405,18 @@ def start_mlflow(folder: Path, backend_store_uri: str, artifacts_destination: st
     # Job execution starts a huey consumer per server; nothing here uses it.
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(extra_env or {})}
     folder.mkdir(parents=True, exist_ok=True)
+    if user:
+        argv = confined(argv, server_folder(folder), user)
+        env["HOME"] = str(server_folder(folder))
     server = MlflowServer(_spawn("the MLflow server", argv, folder / "mlflow.log", env=env),
                           f"http://127.0.0.1:{port}", argv, env)
     _wait(server.service, server.healthy, timeout, "see mlflow.log in the stack's folder")
     return server
+
+
+def server_folder(folder: Path) -> Path:
+    """Where a server started by start_mlflow(folder, user=...) keeps what is its own."""
+    return folder / "server"
 
 
 def upgrade_database(uri: str, timeout: float = 300) -> None:
@@ -411,7 +452,7 @@ class Stack:
 @contextlib.contextmanager
 def production_stack(folder: Path | None = None, backend: str = "postgres", *, app_name: str | None = None,
                      extra_env: dict[str, str] | None = None, allowed_hosts: str | None = None,
-                     keep: bool = False, workers: int | None = 1):
+                     keep: bool = False, workers: int | None = 1, server_user: str | None = None):
     """Start S3, then PostgreSQL (or a migrated SQLite file), then the server; stop all three on exit.
 
     backend "auto" is PostgreSQL when it is installed, else SQLite.
@@ -434,13 +475,15 @@ def production_stack(folder: Path | None = None, backend: str = "postgres", *, a
             started.append(postgres.service)
             backend_uri = postgres.uri()
         elif backend == "sqlite":
-            backend_uri = f"sqlite:///{folder / 'mlflow.db'}"
+            # A server with a user of its own can open only its own folder.
+            backend_uri = f"sqlite:///{(server_folder(folder) if server_user else folder) / 'mlflow.db'}"
+            server_folder(folder).mkdir(exist_ok=True)
             upgrade_database(backend_uri)
         else:
             raise StackError(f"unknown backend {backend!r}; use postgres or sqlite")
         server = start_mlflow(folder, backend_uri, s3.artifacts_destination,
                               extra_env={**s3.env(), **(extra_env or {})}, app_name=app_name,
-                              allowed_hosts=allowed_hosts, workers=workers)
+                              allowed_hosts=allowed_hosts, workers=workers, user=server_user)
         running = Stack(folder, server, s3, postgres, backend_uri)
         yield running
     finally:

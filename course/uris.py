@@ -15,6 +15,13 @@ def scheme(uri: str) -> str:
     return urlparse(uri).scheme
 
 
+def is_proxied(uri: str) -> bool:
+    """An artifact URI of the tracking server's own proxy, ``mlflow-artifacts:/PATH``: with a host
+    (``mlflow-artifacts://HOST/...``) a client would send its login to that host instead."""
+    parsed = urlparse(uri)
+    return parsed.scheme == "mlflow-artifacts" and not parsed.netloc
+
+
 def is_server(uri: str) -> bool:
     return scheme(uri) in ("http", "https")
 

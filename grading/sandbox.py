@@ -333,6 +333,21 @@ def readable_binds(readable: list[Path]) -> list[tuple[str, str]]:
     return _python_binds() + [(str(p), str(p)) for p in readable if Path(p).exists()]
 
 
+def view(readable: list[tuple[str, str]], writable: list[str], tmp_bytes: int | None = None) -> list[str]:
+    """bwrap's arguments for a long-lived service's root (a learner's JupyterLab, the class's MLflow
+    server), up to its namespace flags: the system and each readable (source, target) read-only,
+    each writable folder read-write at its own path, a /proc, /dev and /tmp of its own."""
+    cmd = ["bwrap", "--tmpfs", "/", *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--perms", "1777",
+           *(["--size", str(tmp_bytes)] if tmp_bytes else []), "--tmpfs", "/tmp"]
+    # Bound after /tmp, so that a course or a Python under /tmp (a CI clone) stays in sight.
+    cmd += _parents([target for _, target in readable] + writable)
+    for source, target in readable:
+        cmd += ["--ro-bind", source, target]
+    for folder in writable:
+        cmd += ["--bind", folder, folder]
+    return cmd
+
+
 def _parents(targets: list[str]) -> list[str]:
     """Create every folder above the mount points as 0755, so the unprivileged uid can pass."""
     made, args = set(), []

@@ -1,4 +1,5 @@
-"""A tracking server with basic auth, set up as for a class: learners' accounts, the grader, permissions.
+"""A class server (basic auth and the class's rules, course.class_server): learners' accounts, the
+grader, permissions, and what a learner may name and point at.
 
 One server for the module (the auth app and its user store start in ~8 s). Its auth config denies
 everyone but the admin and an experiment's creator by default (default_permission = NO_PERMISSIONS),
@@ -53,11 +54,11 @@ def server(tmp_path_factory):
     from course import stack
 
     require(None if importlib.util.find_spec("flask_wtf") else "Flask-WTF is missing (the auth app needs it)")
-    from course.accounts import server_settings
+    from course.accounts import CLASS_APP, server_settings
 
     folder = tmp_path_factory.mktemp("auth-server")
     running = stack.start_mlflow(folder, f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts"),
-                                 app_name="basic-auth", extra_env=server_settings(folder, *ADMIN))
+                                 app_name=CLASS_APP, extra_env=server_settings(folder, *ADMIN))
     try:
         yield running.url
     finally:
@@ -213,3 +214,45 @@ def test_grade_class_sends_the_sets_done_on_a_learners_own_server_to_grade(serve
                      env=credentials(*ADMIN), timeout=60)
     assert_one_line_error(result, "a server each learner starts", f"python -m grading grade --lab {lab}")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_learner_names_only_their_own_and_keeps_artifacts_behind_the_proxy(server, learners, monkeypatch):
+    """The class's rules, as the MLflow client meets them: a name that starts with another account's
+    is refused (even one no one has used yet), and so is an artifact location the server would read
+    or write as itself, or one that sends the client's login to another host."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    for name, value in credentials("bob", LEARNERS["bob"]).items():
+        monkeypatch.setenv(name, value)
+    bob = MlflowClient(tracking_uri=server)
+
+    def refused(call, *fragments):
+        with pytest.raises(MlflowException) as denied:
+            call()
+        assert denied.value.get_http_status_code() == 403 and all(f in str(denied.value) for f in fragments), denied.value
+
+    refused(lambda: bob.create_experiment("alice-lab04"), "bob-...", "'alice-lab04' is not yours")
+    refused(lambda: bob.create_registered_model("alice-lab04-classifier"), "registered model names")
+    refused(lambda: bob.create_experiment("lab04"), "start with your username")
+    mine = bob.create_experiment("bob-lab04")
+    refused(lambda: bob.rename_experiment(mine, "alice-lab04"), "'alice-lab04' is not yours")
+    for location in ("file:///etc", "/home/bob/loot", "s3://mlflow/elsewhere", "mlflow-artifacts://evil.example/x"):
+        refused(lambda: bob.create_experiment("bob-elsewhere", artifact_location=location), "artifact locations")
+    bob.create_registered_model("bob-model")
+    refused(lambda: bob.create_model_version("bob-model", source="file:///etc"), "source")
+    # A run is its creator's, whatever the client says it is.
+    run = bob.create_run(mine, tags={"mlflow.user": "alice"})
+    assert run.info.user_id == "bob" and bob.get_run(run.info.run_id).data.tags["mlflow.user"] == "bob"
+    # The admin names anything: the instructor may set up an experiment for a learner.
+    for name, value in credentials(*ADMIN).items():
+        monkeypatch.setenv(name, value)
+    assert MlflowClient(tracking_uri=server).create_experiment("alice-from-the-instructor")
+
+
+def test_accounts_refuses_names_that_would_overlap(server, learners, tmp_path):
+    """alice-b next to alice: alice-b-lab04 would be both alice's and alice-b's."""
+    (tmp_path / "overlap.csv").write_text("alice-b,alice-b-password-1\n")
+    assert_one_line_error(accounts(server, str(tmp_path / "overlap.csv")), "'alice-b'", "rename")
+    (tmp_path / "spaced.csv").write_text("al ice,al-ice-password-1\n")
+    assert_one_line_error(accounts(server, str(tmp_path / "spaced.csv")), "line 1", "'al ice'")

@@ -222,6 +222,8 @@ hogs = [subprocess.Popen([sys.executable, "-c", "import time; b = b'x' * (700 * 
 print("exit codes", sorted(h.wait() for h in hogs))
 '''
 
+TERMINAL_CODES = "\x1b[2J\x1b]52;c;ZXZpbA==\x07\x9b31m\u202eDOOG"
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 FLOOD = 'for i in range(40):\n    print(("flood %d " % i) * 100000)'
 
 
@@ -278,6 +280,9 @@ def hostile(tmp_path_factory):
     nbformat.write(notebook(FAKE_REGISTRATION), subs / "fakereg.ipynb")
     nbformat.write(notebook("raise ValueError('<img src=x onerror=alert(1)> [click](http://example.org) | x')"),
                    subs / "markup.ipynb")
+    # Terminal escapes (clear the screen, write the clipboard, a bell, a carriage return over the
+    # line, text reversed), raw in the exception and in the cell's source.
+    nbformat.write(notebook(f"raise ValueError('{TERMINAL_CODES}\\rALL GOOD')"), subs / "terminal.ipynb")
     # Symlinks planted in the workspace, for the grader to follow after the notebook ends.
     nbformat.write(notebook("import os\nos.remove('/workspace/executed.ipynb') if os.path.exists('/workspace/executed.ipynb') else None\n"
                             f"os.symlink({str(SOLUTION)!r}, '/workspace/executed.ipynb')"), subs / "link-solution.ipynb")
@@ -422,6 +427,22 @@ def test_feedback_shows_a_submissions_text_inert(hostile):
     prose, _, cell = feedback.partition("The failing cell:")
     assert "onerror" in prose and "<img" not in prose and "[click](" not in prose and "&lt;img" in prose
     assert cell.count("```") == 2, "the cell stays inside its fence"
+
+
+def test_what_the_instructor_reads_carries_no_control_character(hostile):
+    """A submission's exception and cell reach the terminal, the gradebook, the feedback and
+    results.json with every control character spelled out, never acted on."""
+    out = hostile["out"]
+    feedback = (out / "terminal" / "feedback.md").read_text()
+    shown = json.loads((out / "terminal" / "results.json").read_text())
+    texts = {"grade's summary": hostile["done"].stdout, "gradebook.csv": (out / "gradebook.csv").read_text(),
+             "feedback.md": feedback, "results.json": shown["output"] + "".join(t["output"] for t in shown["tests"])}
+    assert rows(out)["terminal"]["status"] == "error"
+    for where, text in texts.items():
+        assert not CONTROL.findall(text.replace("\r\n", "\n")), (where, CONTROL.findall(text)[:5])
+    # Spelled out, so the instructor sees what the submission tried.
+    assert "\\x1b[2J" in feedback and "\\x07" in feedback and "\\u202e" in feedback
+    assert "\\x1b[2J" in rows(out)["terminal"]["message"]
 
 
 def test_neither_the_kernel_nor_a_model_can_forge_a_report(hostile):

@@ -1,6 +1,6 @@
 """Start JupyterHub for a class: ``python -m course.hub --tracking-uri URL [--port N] [--state DIR]``.
 
-The server at URL must run MLflow's basic-auth app; its accounts (``python -m course.accounts``)
+The server at URL must run the course's class app (``--app-name course-class``); its accounts (``python -m course.accounts``)
 are the hub's. The hub listens on 127.0.0.1:PORT (default 8000, or a free port; --ip 0.0.0.0 in a
 container); put a TLS proxy in front of it for a real class. Ctrl-C stops the hub, its proxy and
 every learner's server.
@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from course import paths, stack, uris
+from course import accounts, paths, stack, uris
 from course.errors import CourseError
 
 CONFIG = Path(__file__).with_name("jupyterhub_config.py")
@@ -59,7 +59,11 @@ def check_server(uri: str) -> None:
         raise HubError(f"no MLflow server answers at {uri} ({getattr(exc, 'reason', exc)}); start it first") from None
     if status != 401:
         raise HubError(f"{uri} has no accounts (HTTP {status} without a login); start it with "
-                       "`mlflow server --app-name basic-auth` and create them with `python -m course.accounts`")
+                       f"`mlflow server --app-name {accounts.CLASS_APP}` and create them with `python -m course.accounts`")
+    if not accounts.is_class_server(uri):
+        raise HubError(f"{uri} is not a class server: plain basic-auth lets a learner take another's names and "
+                       f"read host files through it; start it with `mlflow server --app-name {accounts.CLASS_APP}` "
+                       "(docs/accounts.md)")
 
 
 def prepare_state(state: Path) -> str:

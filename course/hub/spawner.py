@@ -19,13 +19,14 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
-from traitlets import Unicode
+from traitlets import Integer, Unicode
 
 from course import paths
 from grading import sandbox
 
 HANDOUTS = "/opt/course-handouts"
 SHM_BYTES = 256 * 1024 * 1024
+TMP_BYTES = 1024 * 1024 * 1024  # /tmp is memory: unsized, one learner could take half the machine's
 # This view is the learner's sandbox: a self-check loads the learner's own models in a process of
 # theirs (a bubblewrap inside it could not mount its own /proc). docs/z2jh-values.yaml sets the same.
 # MLflow's telemetry thread can unset its session variable while a request reads it (a KeyError
@@ -37,25 +38,22 @@ LEARNER_ENV = {"COURSE_SANDBOX": "process", "MLFLOW_DISABLE_TELEMETRY": "true"}
 KERNELS = {"args": ["--KernelManager.transport=ipc"], "env": {"JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime"}}
 
 
-def view(home: str, runtime: Path) -> list[str]:
+def view(home: str, runtime: Path, tmp_bytes: int = TMP_BYTES) -> list[str]:
     """bwrap's arguments for one learner's view, up to the command."""
     binds = [(p, p) for p in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)})]
     binds += [(str(runtime / package), str(paths.ROOT / package)) for package in ("course", "grading")]
     binds.append((str(runtime / "handouts"), HANDOUTS))
     # A /dev/shm of its own: without one, joblib (scikit-learn's n_jobs) finds no semaphores,
     # warns in the learner's notebook and runs serially.
-    cmd = ["bwrap", "--tmpfs", "/", *sandbox._system_binds(), "--proc", "/proc", "--dev", "/dev",
-           "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--perms", "1777", "--tmpfs", "/tmp"]
-    cmd += sandbox._parents([target for _, target in binds] + [home])
-    for source, target in binds:
-        cmd += ["--ro-bind", source, target]
-    return cmd + ["--bind", home, home, "--chdir", home, "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-                  "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    return [*sandbox.view(binds, [home], tmp_bytes), "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+            "--chdir", home, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session"]
 
 
 class CourseSpawner(LocalProcessSpawner):
     runtime = Unicode(help="The hub's root-owned copy of course/, grading/ and handouts/ (command.py makes it)").tag(
         config=True)
+    tmp_bytes = Integer(TMP_BYTES, help="The size of each learner's /tmp, a RAM disk (bytes)").tag(config=True)
 
     def make_preexec_fn(self, name):
         return None  # bubblewrap needs root to build the view; setpriv drops to the learner inside it
@@ -73,7 +71,7 @@ class CourseSpawner(LocalProcessSpawner):
         # The learner's own copy of the hand-outs, made by the learner; what they changed stays.
         # JupyterHub appends the server's arguments, which "$@" passes on.
         first = f'mkdir -p "$HOME/course" && cp -Rn {HANDOUTS}/. "$HOME/course/" && exec "$@"'
-        self.cmd = [*view(account.pw_dir, Path(self.runtime)), "--",
+        self.cmd = [*view(account.pw_dir, Path(self.runtime), self.tmp_bytes), "--",
                     "setpriv", "--reuid", str(account.pw_uid), "--regid", str(account.pw_gid), "--init-groups",
                     "--no-new-privs", "--bounding-set", "-all", "--inh-caps", "-all", "--",
                     "/bin/sh", "-c", first, "sh", str(Path(sys.executable).parent / "jupyterhub-singleuser"),

@@ -435,7 +435,7 @@ def _status_line(status: dict) -> str:
     if status["status"] == "completed":
         return ""
     where = f"cell [{status['cell']}] " if status.get("cell") else ""
-    return f"{where}{status['ename']}: {status['evalue']}".replace("\n", " ")[:300]
+    return render.printable(f"{where}{status['ename']}: {status['evalue']}".replace("\n", " "))[:300]
 
 
 def _heading(status: dict) -> str:
@@ -468,7 +468,7 @@ def feedback(result: GradingResult, status: dict) -> str:
         lines += [f"## {_heading(status)}", "", render.inert(_status_line(status))]
         if status.get("source"):
             fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", status["source"])), default=0))
-            lines += ["", "The failing cell:", "", f"{fence}python", status["source"].rstrip(), fence]
+            lines += ["", "The failing cell:", "", f"{fence}python", render.printable(status["source"].rstrip()), fence]
         if status["status"] in STOPPED_PART_WAY:
             lines += ["", STILL_GRADED]
     return "\n".join(lines).rstrip() + "\n"

@@ -49,6 +49,10 @@ class Context:
     sandbox_uid: int | None = None
     sandbox_limits: object = None  # grading.sandbox.Limits; required when models are recomputed
     zygote: str | None = None  # the socket of a warm model loader (grading.zygote), with sandbox_uid
+    # A class server (grade-class): only the owner's runs count, and only files behind the
+    # server's artifact proxy are read (a local path would be read by the grader, as root).
+    owner: str | None = None
+    served_only: bool = False
 
 
 class Store:
@@ -107,6 +111,10 @@ class Store:
             [experiment.experiment_id], filter_string="attributes.status = 'FINISHED'",
             order_by=["attributes.start_time DESC"], max_results=5000,
         )
+        foreign = 0
+        if self.context.owner is not None:
+            owned = [r for r in runs if r.info.user_id == self.context.owner]
+            foreign, runs = len(runs) - len(owned), owned
         if sel.filter:
             runs = SearchUtils.filter(runs, sel.filter)
         if sel.logged_model:
@@ -123,13 +131,15 @@ class Store:
         extras = [r for r in runs if sel.group_by and all(value_of(r, key) is None for key in sel.group_by)]
         extra_ids = {r.info.run_id for r in extras}
         runs = [r for r in runs if r.info.run_id not in extra_ids]
+        notes = [_extras_note(sel, extras)] if extras else []
+        if foreign:
+            notes.append(f"{foreign} run(s) in {experiment.name!r} were made by another account and do not count")
         if sel.keep == "all":
-            return Selected(list(runs), _extras_note(sel, extras), extras)
+            return Selected(list(runs), "; ".join(notes), extras)
         latest: dict[tuple, object] = {}
         for run in runs:  # newest first, so the first run of each configuration wins
             latest.setdefault(tuple(value_of(run, key) for key in sel.group_by), run)
         chosen = list(latest.values())
-        notes = [_extras_note(sel, extras)] if extras else []
         if len(runs) > len(chosen):
             what = "each configuration" if sel.group_by else f"selection {sel.name!r}"
             notes.append(f"{len(runs)} finished runs match {sel.name!r}; the latest for {what} counts")
@@ -262,6 +272,9 @@ class Store:
 
     def _confined(self, uri: str) -> str:
         """A submission's database may name any location: only its own folder is read."""
+        if self.context.served_only and not uris.is_proxied(uri):
+            raise Unreadable(f"{uri} is not behind the class server's artifact proxy (mlflow-artifacts:); "
+                             "grade-class reads no other location")
         root = self.context.confine
         if root is None:
             return uri

@@ -5,6 +5,10 @@ with the admin's login (MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, o
 ~/.mlflow/credentials, as MLflow's client reads them). It only reads: queries, and copies of
 models to recompute their metrics in the sandbox. Per learner it writes what `grade` writes
 (results.json, feedback.md, a gradebook row), and once for the class, class-report.html.
+
+Only a class server is graded (course.class_server: a name is its owner's, and a run's user is the
+account that made it). A learner's runs are the ones they made, and only files behind the server's
+artifact proxy are read: a local path would be read by the grader, as root.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import json
 import time
 from dataclasses import asdict
 
-from course import learner, uris
+from course import accounts, learner, uris
 from grading import atomic, reachability, sandbox, zygote
 from grading.autograde import batch
 from grading.engine import expectations, render
@@ -36,6 +40,9 @@ def grade_class(args) -> int:
     if not uri or not uris.is_server(uri):
         raise UsageError("--tracking-uri must be the class server's http(s):// address")
     reachability.ensure_reachable(uri)  # a dead server or a wrong admin password: one line
+    if not accounts.is_class_server(uri):
+        raise UsageError(f"{uri} is not a class server (`mlflow server --app-name {accounts.CLASS_APP}`, "
+                         "docs/accounts.md); on another server a learner can make runs and names in another's name")
     admin = reachability._credentials()
     if not all(admin):
         raise UsageError("set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to the server's admin account")
@@ -52,7 +59,8 @@ def grade_class(args) -> int:
         for name in names:
             started = time.perf_counter()
             with sandbox.identity() as uid:  # each learner's models load under a uid of their own
-                context = Context(sandbox_uid=uid, sandbox_limits=sandbox.Limits(timeout=300), zygote=loader)
+                context = Context(sandbox_uid=uid, sandbox_limits=sandbox.Limits(timeout=300), zygote=loader,
+                                  owner=name, served_only=True)
                 results[name] = grade_learner(spec, uri, name, context)
             write_learner(args.out, name, results[name], time.perf_counter() - started)
             result = results[name]

@@ -1,0 +1,106 @@
+"""The class's MLflow server: ``mlflow server --app-name course-class``.
+
+MLflow's basic-auth app (accounts, per-experiment permissions), with three rules a server that a
+whole class shares needs and basic-auth lacks. pyproject.toml registers the app under MLflow's
+``mlflow.app`` entry point; :func:`create_app` adds the rules to basic-auth's own app, after its
+login check, and changes nothing else.
+
+- **Artifacts stay behind the server's proxy.** An experiment's artifact location is the server's
+  own (``mlflow-artifacts:``) or none. A local path would have the server read and write files
+  there as itself, whatever symlinks a learner planted.
+- **A name belongs to the account it starts with.** ``alice-lab04`` and ``alice-lab04-classifier``
+  are alice's: nobody else creates an experiment or a registered model under that name, or
+  renames one to it, even before alice's first login. Admins are exempt. Where two accounts
+  could claim a name (``alice`` and ``alice-b``), the longer account name owns it.
+- **A model version comes from the server's own files** (a logged model, a run's artifacts).
+- **A run's user is its creator.** The server writes the login into a new run's ``user_id`` (and
+  its ``mlflow.user`` tag), whatever the client sent, so ``grade-class`` can tell whose runs are whose.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Response, g, request
+from mlflow.protos.model_registry_pb2 import CreateModelVersion, CreateRegisteredModel, RenameRegisteredModel
+from mlflow.protos.service_pb2 import CreateExperiment, CreateRun, UpdateExperiment
+from mlflow.server import app as flask_app
+from mlflow.server import auth, handlers
+
+from course import uris
+from course.accounts import CLASS_HEADER
+PROXIED = "mlflow-artifacts:/"
+SOURCES = (PROXIED, "models:/", "runs:/")  # what a model version may come from: the server's own files
+USER_TAG = "mlflow.user"
+# The field of each request that names the new thing; the artifact location goes with CreateExperiment.
+NAMED = {CreateExperiment: ("experiment", "name"), UpdateExperiment: ("experiment", "new_name"),
+         CreateRegisteredModel: ("registered model", "name"), RenameRegisteredModel: ("registered model", "new_name")}
+
+
+def _routes() -> dict[str, type]:
+    """Every path (REST and the UI's ajax) that serves one of the requests the rules cover."""
+    covered = {*NAMED, CreateRun, CreateModelVersion}
+    return {path: handler for path, handler, _ in handlers.get_endpoints(lambda rc: rc if rc in covered else None)
+            if handler in covered}
+
+
+ROUTES = _routes()
+
+
+def owner(name: str, accounts: list[str]) -> str | None:
+    """The account a name belongs to: the longest account name that starts it, then a hyphen."""
+    claims = [account for account in accounts if name.startswith(account + "-")]
+    return max(claims, key=len) if claims else None
+
+
+def refusal(message: str) -> Response:
+    body = {"error_code": "PERMISSION_DENIED", "message": message}
+    return Response(json.dumps(body), status=403, mimetype="application/json")
+
+
+def enforce() -> Response | None:
+    """Runs after basic-auth's check, so the caller is a known, logged-in account."""
+    kind = ROUTES.get(request.path)
+    if kind is None or request.method != "POST":
+        return None
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        # MLflow would decode a JSON string holding JSON a second time, past these rules.
+        return refusal("send the request's body as a JSON object")
+    username = g.mlflow_authenticated_user
+    if kind is CreateRun:
+        body["user_id"] = username  # the parsed body is cached: MLflow's handler reads this same dict
+        tags = [t for t in body.get("tags") or [] if not (isinstance(t, dict) and t.get("key") == USER_TAG)]
+        body["tags"] = [*tags, {"key": USER_TAG, "value": username}]
+        return None
+    if kind is CreateModelVersion:
+        source = str(body.get("source") or "")
+        if not (uris.is_proxied(source) or source.startswith(SOURCES[1:])):
+            return refusal(f"a model version's source on this class server is one of its own models ({', '.join(SOURCES)})")
+        return None
+    location = body.get("artifact_location") if kind is CreateExperiment else None
+    if location and not uris.is_proxied(str(location)):
+        return refusal(f"artifact locations on this class server are the server's own ({PROXIED}); "
+                       "leave artifact_location out")
+    what, field = NAMED[kind]
+    name = body.get(field)
+    if not isinstance(name, str) or auth.store.get_user(username).is_admin:
+        return None  # a missing name is MLflow's own error to report
+    accounts = [user.username for user in auth.store.list_users()]
+    if owner(name, accounts) != username:
+        return refusal(f"{what} names on this class server start with your username and a hyphen: "
+                       f"name it {username}-...; {name!r} is not yours")
+    return None
+
+
+def mark(response: Response) -> Response:
+    response.headers[CLASS_HEADER] = "1"
+    return response
+
+
+def create_app():
+    """basic-auth's app, with :func:`enforce` after its own check (Flask runs them in order), and
+    a header on every answer that says which app this is."""
+    served = auth.create_app(flask_app)
+    flask_app.before_request(enforce)
+    flask_app.after_request(mark)
+    return served
