@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/class_course.py [--learners 2]
 
-One production stack with basic auth (PostgreSQL, S3, `mlflow server --app-name basic-auth`),
+One production stack with basic auth (PostgreSQL, S3, `mlflow server --app-name course-class`),
 one account per learner. Each learner is `python -m grading run-course` against that server,
 logged in as themselves (MLFLOW_TRACKING_USERNAME and _PASSWORD, as on the course's hub) with a
 home of their own: every section and its exercise set, in the learner's namespace, each graded by
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course import stack  # noqa: E402
-from course.accounts import AuthServer, server_settings  # noqa: E402
+from course.accounts import AuthServer, class_stack  # noqa: E402
 
 EXPECTED = len(list((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))) + len(list((ROOT / "solutions").glob("ex*.ipynb")))
 ADMIN = ("teacher", "admin-" + secrets.token_urlsafe(12))
@@ -81,8 +81,7 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="bench-class-course-") as tmp:
         work = Path(tmp)
-        with stack.production_stack(work / "stack", backend="postgres", app_name="basic-auth",
-                                    extra_env=server_settings(work, *ADMIN)) as running:
+        with class_stack(work / "stack", *ADMIN) as running:
             uri = running.tracking_uri
             admin = AuthServer(uri, *ADMIN)
             names = {f"learner{i:02d}": f"pw-{secrets.token_urlsafe(12)}" for i in range(args.learners + 1)}

@@ -3,7 +3,7 @@
 Usage: python benchmarks/class_load.py [--learners 30] [--workers 2]
 
 Both settings in this one invocation, each on a fresh production stack with basic auth
-(PostgreSQL, S3, `mlflow server --app-name basic-auth`) and one account per learner. Each learner
+(PostgreSQL, S3, `mlflow server --app-name course-class`) and one account per learner. Each learner
 is a process of its own, logged in as themselves, that makes the lab04 solution's MLflow calls
 at the same moment as the others: three runs (params, tag, val_accuracy, the confusion matrix,
 a logged model), the best model registered with the alias champion, test_accuracy on its run.
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course import stack  # noqa: E402
-from course.accounts import AuthServer, server_settings  # noqa: E402
+from course.accounts import AuthServer, class_stack  # noqa: E402
 
 ADMIN = ("admin", "admin-" + secrets.token_urlsafe(12))
 C_VALUES = (0.001, 0.01, 1.0)
@@ -129,9 +129,7 @@ def measure(work: Path, learners: int, workers: int | None) -> dict:
     models = {C: LogisticRegression(C=C, max_iter=500, random_state=42).fit(data[0], data[3]) for C in C_VALUES}
     figure = work / "confusion_matrix.png"
     plt.figure(figsize=(3, 3)).savefig(figure)
-    with stack.production_stack(work / "stack", backend="postgres", app_name="basic-auth",
-                                extra_env=server_settings(work, *ADMIN),
-                                workers=workers) as running:
+    with class_stack(work / "stack", *ADMIN, workers=workers) as running:
         uri = running.tracking_uri
         admin = AuthServer(uri, *ADMIN)
         names = {f"learner{i:02d}": f"pw-{secrets.token_urlsafe(12)}" for i in range(learners)}

@@ -13,6 +13,8 @@ login check, and changes nothing else.
   renames one to it, even before alice's first login. Admins are exempt. Where two accounts
   could claim a name (``alice`` and ``alice-b``), the longer account name owns it.
 - **A model version comes from the server's own files** (a logged model, a run's artifacts).
+- **Logins are rate-limited** per account and per address (course.ratelimit): past the limit, a
+  login is refused with 429 before basic-auth spends CPU on its password.
 - **A run's user is its creator.** The server writes the login into a new run's ``user_id`` (and
   its ``mlflow.user`` tag), whatever the client sent, so ``grade-class`` can tell whose runs are whose.
 """
@@ -26,7 +28,7 @@ from mlflow.protos.service_pb2 import CreateExperiment, CreateRun, UpdateExperim
 from mlflow.server import app as flask_app
 from mlflow.server import auth, handlers
 
-from course import uris
+from course import ratelimit, uris
 from course.accounts import CLASS_HEADER
 PROXIED = "mlflow-artifacts:/"
 SOURCES = (PROXIED, "models:/", "runs:/")  # what a model version may come from: the server's own files
@@ -92,15 +94,44 @@ def enforce() -> Response | None:
     return None
 
 
-def mark(response: Response) -> Response:
+LOGINS = ratelimit.Logins()  # per worker process: with N workers, N times the limits
+
+
+def _basic_login() -> tuple[str, str] | None:
+    given = request.authorization
+    if given is None or given.type != "basic" or given.username is None:
+        return None
+    return given.username, given.password or ""
+
+
+def limit() -> Response | None:
+    """Runs before basic-auth's check: a login past the limits is refused without one."""
+    login = _basic_login()
+    if login is None or not LOGINS.refused(*login, request.remote_addr or ""):
+        return None
+    body = {"error_code": "REQUEST_LIMIT_EXCEEDED",
+            "message": f"too many failed logins for this account or address; wait {ratelimit.WINDOW_SECONDS:.0f} s"}
+    return Response(json.dumps(body), status=429, mimetype="application/json",
+                    headers={"Retry-After": f"{ratelimit.WINDOW_SECONDS:.0f}"})
+
+
+def settle(response: Response) -> Response:
+    """Count what came of a login, and say on every answer which app this is."""
+    login = _basic_login()
+    if login is not None:
+        if response.status_code == 401:
+            LOGINS.failed(login[0], request.remote_addr or "")
+        elif g.get("mlflow_authenticated_user") == login[0]:  # basic-auth checked it and let it in
+            LOGINS.succeeded(*login)
     response.headers[CLASS_HEADER] = "1"
     return response
 
 
 def create_app():
-    """basic-auth's app, with :func:`enforce` after its own check (Flask runs them in order), and
-    a header on every answer that says which app this is."""
+    """basic-auth's app, with :func:`limit` before its own check and :func:`enforce` after it (Flask
+    runs them in the order they were added), and :func:`settle` on every answer."""
+    flask_app.before_request(limit)
     served = auth.create_app(flask_app)
     flask_app.before_request(enforce)
-    flask_app.after_request(mark)
+    flask_app.after_request(settle)
     return served

@@ -442,6 +442,10 @@ class Stack:
     def tracking_uri(self) -> str:
         return self.server.url
 
+    @property
+    def server_folder(self) -> Path:
+        return server_folder(self.folder)
+
     def stop(self) -> None:
         self.server.service.stop()
         if self.postgres:

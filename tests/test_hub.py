@@ -1,12 +1,15 @@
-"""A class on one server: `python -m course.hub`, its proxy, and the production stack with accounts.
+"""A class on one server: `python -m course.hub`, its proxy, and the class's MLflow server
+(course.accounts.class_stack: PostgreSQL, S3, `mlflow server --app-name course-class`).
 
 alice and bob log in through Chromium and run lab04 in their JupyterLab; carol does the same
 through the hub's REST API and her server's kernel API; dave has an account and does nothing.
-grade-class then grades the class from the MLflow server.
+grade-class then grades the class from the MLflow server. Last, eve attacks the class from her
+own JupyterLab kernel and her own server's pages.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import csv
 import json
@@ -15,9 +18,11 @@ import pwd
 import re
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -33,7 +38,7 @@ pytestmark = pytest.mark.slow  # a hub, a proxy, PostgreSQL, S3 and an MLflow se
 
 ADMIN = ("teacher", "teacher-" + secrets.token_urlsafe(12))
 LEARNERS = {name: f"{name}-" + secrets.token_urlsafe(12) for name in ("alice", "bob", "carol", "dave")}
-HUB_URL = re.compile(r"JupyterHub:\s+(http://127\.0\.0\.1:\d+)")
+HUB_URL = re.compile(r"JupyterHub:\s+(http://localhost:(\d+))")
 # What JupyterLab shows a learner: every cell in the page, and no news prompt over it.
 LAB_SETTINGS = {"notebook-extension/tracker": {"windowingMode": "none"},
                 "apputils-extension/notification": {"fetchNews": "false"}}
@@ -45,21 +50,18 @@ def credentials(username: str, password: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def class_server(tmp_path_factory):
-    """PostgreSQL, S3 and `mlflow server --app-name basic-auth`, with the class's accounts."""
-    from course import stack
+    """The class's server as docs/accounts.md sets one up, with the class's accounts."""
+    from course import accounts, stack
 
     require(stack.postgres_missing() or (None if stack.weed_binary() else "the 'weed' binary is missing"))
-    from course.accounts import server_settings
-
     folder = tmp_path_factory.mktemp("class-server")
-    with stack.production_stack(folder / "stack", backend="postgres", app_name="basic-auth",
-                                extra_env=server_settings(folder, *ADMIN)) as running:
+    with accounts.class_stack(folder / "stack", *ADMIN) as running:
         table = folder / "learners.csv"
         table.write_text("username,password\n" + "".join(f"{u},{p}\n" for u, p in LEARNERS.items()))
         made = subprocess.run([sys.executable, "-m", "course.accounts", "--tracking-uri", running.tracking_uri, str(table)],
                               env={**os.environ, **credentials(*ADMIN)}, capture_output=True, text=True, timeout=60)
         assert made.returncode == 0, made.stderr
-        yield running.tracking_uri
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -71,18 +73,19 @@ def hub(class_server, tmp_path_factory):
     require(None if command.PROXY.exists() else "configurable-http-proxy is missing (make setup runs npm ci)")
     existing = {name for name in [*LEARNERS, ADMIN[0]] if _account(name)}
     state = tmp_path_factory.mktemp("hub") / "state"
-    process = subprocess.Popen([sys.executable, "-m", "course.hub", "--tracking-uri", class_server, "--port", "0",
+    process = subprocess.Popen([sys.executable, "-m", "course.hub", "--tracking-uri", class_server.tracking_uri, "--port", "0",
                                 "--state", str(state)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env={**os.environ, **credentials(*ADMIN)}, start_new_session=True)
-    url = None
+    url = port = None
     for line in process.stdout:
         if found := HUB_URL.search(line):
-            url = found.group(1)
+            url, port = found.groups()
         if line.startswith("Press Ctrl-C"):
             break
     assert url, process.stderr.read()
     try:
-        yield {"url": url, "state": state, "pid": process.pid, "mlflow": class_server}
+        yield {"url": url, "port": port, "state": state, "pid": process.pid, "mlflow": class_server.tracking_uri,
+               "stack": class_server}
     finally:
         family = process_family(process.pid)
         os.killpg(process.pid, signal.SIGINT)
@@ -151,7 +154,10 @@ def in_the_browser(hub, browser):
         try:
             log_in(page, hub, username)
             prepare_lab_settings(username)
-            open_notebook(page, f"{hub['url']}/user/{username}/lab/tree/course/labs/lab04.ipynb?reset")
+            # The hub sent the learner to their own server, on an origin of its own.
+            origin = urllib.parse.urlparse(page.url)
+            assert origin.hostname == f"{username}.localhost", page.url
+            open_notebook(page, f"{origin.scheme}://{origin.netloc}/user/{username}/lab/tree/course/labs/lab04.ipynb?reset")
             _, exercises = solution_filled(nbformat.read(ROOT / "labs" / "lab04.ipynb", as_version=4))
             solution = nbformat.read(ROOT / "solutions" / "lab04.ipynb", as_version=4).cells
             for index in exercises:
@@ -165,6 +171,12 @@ def in_the_browser(hub, browser):
         finally:
             context.close()
     return shown
+
+
+def to_server(hub: dict, username: str) -> tuple[str, dict]:
+    """The same server for a script: the system's resolver does not resolve *.localhost (browsers
+    do), so the proxy's loopback address, with the learner's host name in Host."""
+    return f"http://127.0.0.1:{hub['port']}/user/{username}", {"Host": f"{username}.localhost:{hub['port']}"}
 
 
 def _shots() -> Path:
@@ -205,12 +217,12 @@ def start_server(hub: dict, username: str, token: str) -> None:
         time.sleep(1)
 
 
-async def _execute(url: str, token: str, codes: list[str], timeout: float) -> list[str]:
+async def _execute(url: str, headers: dict, codes: list[str], timeout: float) -> list[str]:
     """Run each code in one kernel over Jupyter's websocket protocol; each one's text output."""
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
 
-    connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    connection = await websocket_connect(HTTPRequest(url, headers=headers))
     session, outputs = uuid.uuid4().hex, []
     try:
         for code in codes:
@@ -246,8 +258,9 @@ async def _execute(url: str, token: str, codes: list[str], timeout: float) -> li
 def run_in_kernel(hub: dict, username: str, token: str, codes: list[str], path: str = "course/labs",
                   timeout: float = 300) -> list[str]:
     """Start a kernel in the learner's server through its REST API and run the codes in it."""
-    base = f"{hub['url']}/user/{username}/api"
-    headers = {"Authorization": f"token {token}"}
+    base, host = to_server(hub, username)
+    base += "/api"
+    headers = {"Authorization": f"token {token}", **host}
     kernel = requests.post(f"{base}/kernels", headers=headers, json={"name": "python3", "path": path}, timeout=60)
     assert kernel.status_code == 201, kernel.text
     kernel_id = kernel.json()["id"]
@@ -255,7 +268,7 @@ def run_in_kernel(hub: dict, username: str, token: str, codes: list[str], path: 
         socket_url = f"{base.replace('http://', 'ws://')}/kernels/{kernel_id}/channels"
         # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
         with concurrent.futures.ThreadPoolExecutor(1) as thread:
-            return thread.submit(asyncio.run, _execute(socket_url, token, codes, timeout)).result()
+            return thread.submit(asyncio.run, _execute(socket_url, headers, codes, timeout)).result()
     finally:
         requests.delete(f"{base}/kernels/{kernel_id}", headers=headers, timeout=60)
 
@@ -369,6 +382,213 @@ def test_grade_class_grades_everyone_from_the_server(hub, in_the_browser, throug
     assert not [p for p in out.rglob("*") if p.is_file() and ADMIN[1] in p.read_text(errors="replace")]
 
 
+# Attacks on the class from eve's own JupyterLab (after grade-class: her account would be one more row).
+
+ATTACKER, VICTIM = "eve", "frank"  # frank has an account and has never logged in
+
+
+@pytest.fixture(scope="module")
+def attacker(hub):
+    """eve's account, her login, a hub token and her running server; frank's account."""
+    from course import accounts
+
+    server = accounts.AuthServer(hub["mlflow"], *ADMIN)
+    for name in (ATTACKER, VICTIM):
+        LEARNERS[name] = f"{name}-" + secrets.token_urlsafe(12)
+        server.create(name, LEARNERS[name])
+    form_login(hub, ATTACKER, LEARNERS[ATTACKER])
+    token = api_token(hub, ATTACKER, LEARNERS[ATTACKER])
+    start_server(hub, ATTACKER, token)
+    return token
+
+
+ARTIFACTS_ON_THE_HOST = """
+import os
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+client, loot = MlflowClient(), os.path.expanduser("~/loot")
+os.makedirs(loot, exist_ok=True)
+try:
+    experiment = client.create_experiment("eve-loot", artifact_location="file://" + loot)
+    run = client.create_run(experiment)
+    os.makedirs(f"{loot}/{run.info.run_id}", exist_ok=True)
+    os.symlink("/", f"{loot}/{run.info.run_id}/artifacts")  # the run's artifact folder is now the host's root
+    print("CREATED", [a.path for a in client.list_artifacts(run.info.run_id, "etc")][:3])
+    print("READ", open(client.download_artifacts(run.info.run_id, "etc/shadow", loot)).read()[:20])
+except MlflowException as exc:
+    print("REFUSED", exc.get_http_status_code(), str(exc)[:200])
+"""
+
+
+def test_a_learner_cannot_turn_the_class_server_on_the_host(hub, attacker):
+    """An experiment stored in a folder of eve's, whose run's artifacts she links to /: refused. And
+    had it not been, the server runs as its own user in a view with no home, no checkout and no
+    hub state in it."""
+    seen = run_in_kernel(hub, ATTACKER, attacker, [ARTIFACTS_ON_THE_HOST], path="")[0]
+    assert seen.startswith("REFUSED 403") and "artifact locations" in seen, seen
+    service = psutil.Process(hub["stack"].server.service.pid)
+    servers = [p for p in service.children(recursive=True) if "python" in Path(p.cmdline()[0]).name]
+    assert servers and {p.username() for p in servers} == {"course-mlflow"}
+    # What the server's own user finds in the server's view (/proc/PID/root), where a host path
+    # readable to that user would be too.
+    root = f"/proc/{servers[0].pid}/root"
+    for path in ("/etc/shadow", "/home/alice", "/home", str(ROOT / "solutions"), str(ROOT / "labs"), str(hub["state"])):
+        found = subprocess.run(["runuser", "-u", "course-mlflow", "--", "ls", "-d", root + path], capture_output=True)
+        readable = found.returncode == 0 and subprocess.run(
+            ["runuser", "-u", "course-mlflow", "--", "cat" if path == "/etc/shadow" else "ls", root + path],
+            capture_output=True).returncode == 0
+        assert not readable, path
+    own = root + str(hub["stack"].server_folder)  # the probe works: the server's own folder is there
+    assert subprocess.run(["runuser", "-u", "course-mlflow", "--", "ls", own], capture_output=True).returncode == 0
+
+
+SQUAT = """
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+client = MlflowClient()
+for make in (lambda: client.create_experiment("frank-lab04"), lambda: client.create_registered_model("frank-lab04-classifier"),
+             lambda: client.rename_experiment(client.create_experiment("eve-soon-franks"), "frank-lab04")):
+    try:
+        make()
+        print("MADE")
+    except MlflowException as exc:
+        print("REFUSED", exc.get_http_status_code())
+"""
+
+
+def test_a_learner_cannot_take_another_learners_names_before_their_first_login(hub, attacker, monkeypatch):
+    from mlflow import MlflowClient
+
+    seen = run_in_kernel(hub, ATTACKER, attacker, [SQUAT], path="")[0]
+    assert seen.split() == ["REFUSED", "403"] * 3, seen
+    for name, value in credentials(VICTIM, LEARNERS[VICTIM]).items():
+        monkeypatch.setenv(name, value)
+    frank = MlflowClient(tracking_uri=hub["mlflow"])
+    frank.get_experiment(frank.create_experiment("frank-lab04"))  # still free, and his
+    frank.create_registered_model("frank-lab04-classifier")
+
+
+MINT = """<!doctype html><p id="out">waiting</p><script>
+(async () => {
+  const out = document.getElementById("out");
+  try {
+    const page = await (await fetch("HUB/hub/token", {credentials: "include"})).text();
+    const xsrf = (page.match(/xsrf_token"?\\s*:\\s*"([^"]+)"/) || [])[1];
+    const made = await fetch("HUB/hub/api/users/VICTIM/tokens", {method: "POST", credentials: "include",
+      headers: {"X-XSRFToken": xsrf, "Content-Type": "application/json"},
+      body: JSON.stringify({note: "minted by eve", expires_in: 600})});
+    out.textContent = "ANSWERED " + made.status + " " + (await made.text());
+  } catch (error) {
+    out.textContent = "BLOCKED " + error;
+  }
+})();
+</script>"""
+SERVE_A_PAGE = """
+import os
+www = os.path.expanduser("~/www")
+os.makedirs(www, exist_ok=True)
+open(www + "/mint.html", "w").write(PAGE)
+# Jupyter serves its static folders without a login: add one, for the next start of this server.
+os.makedirs(os.path.expanduser("~/.jupyter"), exist_ok=True)
+open(os.path.expanduser("~/.jupyter/jupyter_server_config.py"), "w").write(f"c.ServerApp.extra_static_paths = [{www!r}]\\n")
+print("written")
+"""
+
+
+def test_a_page_one_learner_serves_cannot_act_as_the_learner_who_opens_it(hub, attacker, browser):
+    """eve serves a page from her own server that asks the hub for a token in the name of whoever
+    opens it; bob, logged in, opens her link. The page is on eve's origin: the hub's is out of its reach."""
+    page_source = MINT.replace("HUB", hub["url"]).replace("VICTIM", "bob")
+    run_in_kernel(hub, ATTACKER, attacker, [f"PAGE = {page_source!r}\n" + SERVE_A_PAGE], path="")
+    headers = {"Authorization": f"token {attacker}"}
+    assert requests.delete(f"{hub['url']}/hub/api/users/{ATTACKER}/server", headers=headers, timeout=60).status_code in (202, 204)
+    deadline = time.monotonic() + 60
+    while (requests.get(f"{hub['url']}/hub/api/users/{ATTACKER}", headers=headers, timeout=30).json()
+           .get("servers", {}).get("")):
+        assert time.monotonic() < deadline, "eve's server did not stop"
+        time.sleep(1)
+    start_server(hub, ATTACKER, attacker)
+    served, host = to_server(hub, ATTACKER)
+    assert requests.get(f"{served}/static/mint.html", headers=host, timeout=30).status_code == 200  # no login
+    # Where the hub itself sends people to eve's server.
+    user = requests.get(f"{hub['url']}/hub/api/users/{ATTACKER}", headers=headers, timeout=30).json()
+    link = urllib.parse.urljoin(hub["url"] + "/", user["servers"][""]["url"]) + "static/mint.html"
+    context = browser.new_context()
+    try:
+        victim = context.new_page()
+        victim.set_default_timeout(60_000)
+        victim.shot = lambda name: None
+        log_in(victim, hub, "bob")
+        victim.goto(link)
+        victim.wait_for_function("!document.getElementById('out').textContent.startsWith('waiting')")
+        shown = victim.locator("#out").text_content()
+    finally:
+        context.close()
+    assert not shown.startswith("ANSWERED 201"), shown
+    admin = api_token(hub, ADMIN[0], ADMIN[1])
+    tokens = requests.get(f"{hub['url']}/hub/api/users/bob/tokens", headers={"Authorization": f"token {admin}"},
+                          timeout=30).json()
+    assert not [t for t in tokens.get("api_tokens", []) if t.get("note") == "minted by eve"], tokens
+
+
+GUESSES = """
+import base64, collections, concurrent.futures, os, time, urllib.error, urllib.request
+url = os.environ["MLFLOW_TRACKING_URI"].rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+
+def guess(thread):
+    seen, count, end = collections.Counter(), 0, time.monotonic() + 12
+    while time.monotonic() < end:
+        pair = base64.b64encode(f"alice:guess-{thread}-{count}".encode()).decode()
+        count += 1
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "Basic " + pair}), timeout=60)
+            seen[200] += 1
+        except urllib.error.HTTPError as exc:
+            seen[exc.code] += 1
+    return seen
+
+with concurrent.futures.ThreadPoolExecutor(12) as pool:
+    print(dict(sum(pool.map(guess, range(12)), collections.Counter())))
+"""
+
+
+def test_a_password_flood_neither_guesses_nor_slows_the_others(hub, attacker):
+    """eve guesses alice's password from 12 threads. Past the limit her guesses are refused unchecked
+    (429), and carol, at work meanwhile, is answered about as fast as before."""
+    from course import ratelimit
+
+    headers = {"Authorization": "Basic " + base64.b64encode(f"carol:{LEARNERS['carol']}".encode()).decode()}
+    search = hub["mlflow"] + "/api/2.0/mlflow/experiments/search?max_results=5"
+
+    def carols_wait(times: int = 15) -> float:
+        waits = []
+        for _ in range(times):
+            started = time.perf_counter()
+            assert requests.get(search, headers=headers, timeout=60).status_code == 200
+            waits.append(time.perf_counter() - started)
+            time.sleep(0.2)
+        return statistics.median(waits)
+
+    before = carols_wait()
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        flood = thread.submit(run_in_kernel, hub, ATTACKER, attacker, [GUESSES], "")
+        time.sleep(3)
+        during = carols_wait()
+        seen = {int(k): v for k, v in eval(flood.result()[0]).items()}  # noqa: S307 - a dict of ints printed by the test's own code
+    assert not seen.get(200) and seen.get(429, 0) > 10 * seen.get(401, 0), seen
+    assert seen.get(401, 0) <= ratelimit.ACCOUNT_FAILURES + 12, seen  # 12 may be in flight when the limit is reached
+    assert during < max(4 * before, before + 0.1), (before, during)
+    # The hub's own login form: after the limit, a guess is not even sent to the MLflow server.
+    session = requests.Session()
+    session.get(f"{hub['url']}/hub/login", timeout=30)
+    for count in range(ratelimit.ACCOUNT_FAILURES + 3):
+        answer = session.post(f"{hub['url']}/hub/login", timeout=60, allow_redirects=False,
+                              data={"username": "bob", "password": f"guess-{count}", "_xsrf": session.cookies["_xsrf"]})
+        assert answer.status_code == 403
+    assert "login refused for bob from" in (hub["state"] / "jupyterhub.log").read_text()
+    form_login(hub, "bob", LEARNERS["bob"])  # bob, who logged in before, still can
+
+
 # After grade-class: the account made here would be one more learner with nothing logged.
 def test_a_wrong_password_or_someone_elses_system_account_cannot_log_in(hub):
     from course import accounts
@@ -394,10 +614,18 @@ def test_the_hub_refuses_a_server_without_accounts_in_one_line(tmp_path):
     try:
         done = subprocess.run([sys.executable, "-m", "course.hub", "--tracking-uri", plain.url,
                                "--state", str(tmp_path / "state")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        # Nor does grade-class grade it: who made a run or a name there cannot be told.
+        graded = run_cli("grade-class", "--lab", "lab04", "--tracking-uri", plain.url, "--out", str(tmp_path / "out"),
+                         env=credentials(*ADMIN), timeout=60)
+        for url in ("http://10.0.0.5:8000", "ftp://hub.example.edu", "https://hub.example.edu/path"):
+            bad = subprocess.run([sys.executable, "-m", "course.hub", "--tracking-uri", plain.url, "--public-url", url,
+                                  "--state", str(tmp_path / "state")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+            assert_one_line_error(bad, "--public-url")
     finally:
         plain.service.stop()
-    assert_one_line_error(done, "has no accounts", "--app-name basic-auth")
-    assert not (tmp_path / "state").exists()
+    assert_one_line_error(done, "has no accounts", "--app-name course-class")
+    assert_one_line_error(graded, "is not a class server", "--app-name course-class")
+    assert not (tmp_path / "state").exists() and not (tmp_path / "out").exists()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     missing = subprocess.run([sys.executable, "-m", "course.hub"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                              env=env)

@@ -26,7 +26,8 @@ SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY")
 def local_config(monkeypatch, tmp_path):
     for name, value in {"COURSE_HUB_STATE": str(tmp_path), "COURSE_HUB_URL": "http://127.0.0.1:8000",
                         "COURSE_HUB_API_URL": "http://127.0.0.1:8081", "COURSE_HUB_PROXY_API_URL": "http://127.0.0.1:8001",
-                        "COURSE_HUB_PROXY": str(command.PROXY), "COURSE_HUB_TRACKING_URI": "http://mlflow:5000"}.items():
+                        "COURSE_HUB_PROXY": str(command.PROXY), "COURSE_HUB_TRACKING_URI": "http://mlflow:5000",
+                        "COURSE_HUB_PUBLIC_URL": "http://localhost:8000"}.items():
         monkeypatch.setenv(name, value)
     return PyFileConfigLoader(command.CONFIG.name, path=str(command.CONFIG.parent)).load_config()
 
@@ -41,6 +42,8 @@ def test_the_local_hub_keeps_the_login_encrypted_and_its_files_in_the_state_fold
     assert config.JupyterHub.spawner_class == "course.hub.spawner.CourseSpawner"
     assert config.Authenticator.enable_auth_state is True
     assert config.MLflowAuthenticator.tracking_uri == "http://mlflow:5000"
+    # Each learner's server on an origin of its own, under the address learners open.
+    assert config.JupyterHub.subdomain_host == "http://localhost:8000"
     for path in (config.JupyterHub.db_url.removeprefix("sqlite:///"), config.JupyterHub.cookie_secret_file,
                  config.ConfigurableHTTPProxy.pid_file, config.CourseSpawner.runtime):
         assert path.startswith(str(tmp_path)), path
@@ -60,6 +63,7 @@ def test_kubernetes_values_use_the_same_login_and_environment(monkeypatch, tmp_p
     for trait in hub["config"][chosen.__name__]:
         assert chosen.class_traits(config=True).get(trait) is not None, trait
     assert hub["config"]["Authenticator"]["enable_auth_state"] is local.Authenticator.enable_auth_state is True
+    assert hub["config"]["JupyterHub"]["subdomain_host"].startswith("https://") and local.JupyterHub.subdomain_host
     key = hub["extraEnv"]["JUPYTERHUB_CRYPT_KEY"]
     assert isinstance(key, dict) and "secretKeyRef" in key["valueFrom"], "the key must come from a Secret"
     assert {k: single["extraEnv"][k] for k in spawner.LEARNER_ENV} == spawner.LEARNER_ENV
@@ -100,7 +104,9 @@ def mounts_of(service: dict) -> dict[str, tuple[str, str]]:
 
 def test_the_class_stack_asks_for_a_login_and_serves_the_hub(class_compose):
     server = [str(a) for a in class_compose["mlflow"]["command"]]
-    assert server[server.index("--app-name") + 1] == "basic-auth"
+    from course.accounts import CLASS_APP
+
+    assert server[server.index("--app-name") + 1] == CLASS_APP
     check_mlflow_and_jupyterlab(class_compose)  # the production server, with accounts
     env = class_compose["mlflow"]["environment"]
     mounts = mounts_of(class_compose["mlflow"])
@@ -124,6 +130,13 @@ def test_the_class_stack_asks_for_a_login_and_serves_the_hub(class_compose):
     dockerfile = (DOCKER / "hub" / "Dockerfile").read_text()
     homes = next(line.split("=", 1)[1] for line in dockerfile.splitlines() if line.startswith("ENV COURSE_HUB_HOMES="))
     assert homes in targets and "SYS_ADMIN" in hub["cap_add"]
+    assert command.public_url(args.public_url, args.port) == "http://localhost:8000"
+    # Storage is reached through the MLflow server alone: not from the hub, nor from a learner's server.
+    networks = {name: set(service.get("networks") or ["default"]) for name, service in class_compose.items()}
+    assert networks["postgres"] == networks["seaweedfs"] == {"storage"} and "storage" in networks["mlflow"]
+    assert not networks["hub"] & networks["postgres"] and not networks["jupyterlab"] & networks["postgres"]
+    declared = yaml.safe_load((DOCKER / "compose.class.yaml").read_text())["networks"]
+    assert declared["storage"]["internal"] is True
 
 
 def test_every_class_secret_comes_from_env():

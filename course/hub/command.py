@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -94,10 +95,25 @@ def copy_runtime(runtime: Path) -> None:
     fresh.rename(runtime)
 
 
-def hub_environment(uri: str, state: Path, key: str, ip: str, port: int) -> dict[str, str]:
+def public_url(given: str | None, port: int) -> str:
+    """The address learners open. Each learner's server gets an origin of its own under it
+    (alice.localhost:8000, alice.hub.example.edu), so a page one learner serves cannot act as the
+    hub or as another learner in that person's browser."""
+    url = (given or f"http://localhost:{port}").rstrip("/")
+    parsed = urllib.parse.urlparse(url)
+    host = parsed.hostname or ""
+    if parsed.scheme not in ("http", "https") or not host or parsed.path or parsed.query:
+        raise HubError(f"--public-url must be http(s)://HOST[:PORT], not {given!r}")
+    if host.replace(".", "").isdigit() or ":" in host:
+        raise HubError(f"--public-url needs a host name, not the address {host}: each learner's server is served "
+                       f"at <name>.HOST (use localhost on one machine, or a name with wildcard DNS)")
+    return url
+
+
+def hub_environment(uri: str, state: Path, key: str, ip: str, port: int, public: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}  # the admin's login stays here
     return {**env, "JUPYTERHUB_CRYPT_KEY": key, "COURSE_HUB_STATE": str(state), "COURSE_HUB_TRACKING_URI": uri,
-            "COURSE_HUB_URL": f"http://{ip}:{port}", "COURSE_HUB_API_URL": f"http://127.0.0.1:{stack.free_port()}",
+            "COURSE_HUB_URL": f"http://{ip}:{port}", "COURSE_HUB_PUBLIC_URL": public, "COURSE_HUB_API_URL": f"http://127.0.0.1:{stack.free_port()}",
             "COURSE_HUB_PROXY_API_URL": f"http://127.0.0.1:{stack.free_port()}", "COURSE_HUB_PROXY": str(PROXY),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])}
 
@@ -116,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the class's MLflow server, with basic auth (default: $MLFLOW_TRACKING_URI)")
     parser.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000, or a free one if taken)")
     parser.add_argument("--ip", default="127.0.0.1", help="the address the hub listens on (default 127.0.0.1)")
+    parser.add_argument("--public-url", help="the address learners open, http(s)://HOST[:PORT]; each learner's server "
+                        "is at <name>.HOST, so HOST needs wildcard DNS (default http://localhost:PORT, which "
+                        "browsers resolve with every subdomain)")
     parser.add_argument("--state", type=Path, default=default_state(),
                         help="the hub's own folder: database, secrets, runtime copy (default .course/hub)")
     return parser
@@ -128,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.tracking_uri:
             raise HubError("pass --tracking-uri (or set MLFLOW_TRACKING_URI) to the class's MLflow server")
+        port = stack.port_or_free(args.port)
+        public = public_url(args.public_url, port)
         check_machine()
         check_server(args.tracking_uri)
         state = args.state.resolve()
@@ -135,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    port = stack.port_or_free(args.port)
-    env = hub_environment(args.tracking_uri, state, key, args.ip, port)
+    env = hub_environment(args.tracking_uri, state, key, args.ip, port, public)
     local = f"http://127.0.0.1:{port}"
     log = state / "jupyterhub.log"
     with open(log, "ab") as sink:
@@ -149,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: JupyterHub did not start; see {log}", file=sys.stderr)
                 return 2
             time.sleep(0.5)
-        print(f"JupyterHub:   {env['COURSE_HUB_URL']}  (log in with your MLflow username and password)", flush=True)
+        print(f"JupyterHub:   {public}  (log in with your MLflow username and password)", flush=True)
+        print(f"Listening on: {env['COURSE_HUB_URL']}")
         print(f"MLflow:       {args.tracking_uri}")
         print(f"Hub log:      {log}")
         print(f"pid:          {hub.pid}")

@@ -12,6 +12,9 @@ c = get_config()  # noqa: F821 (JupyterHub's loader provides it)
 state = Path(os.environ["COURSE_HUB_STATE"])
 
 c.JupyterHub.bind_url = os.environ["COURSE_HUB_URL"]
+# One origin per learner (alice.HOST): a page served from one learner's server cannot call the hub
+# or another learner's server with the visitor's cookies.
+c.JupyterHub.subdomain_host = os.environ["COURSE_HUB_PUBLIC_URL"]
 c.JupyterHub.hub_bind_url = os.environ["COURSE_HUB_API_URL"]
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")

@@ -2,7 +2,7 @@
 
 A login is accepted when the MLflow server accepts the same username and password (basic auth on
 its users/current endpoint, which also says whether the account is an admin: MLflow's admins are
-the hub's admins). The password is kept as the user's auth state, which JupyterHub encrypts with
+the hub's admins). Failed logins are rate-limited per account and per address (course.ratelimit). The password is kept as the user's auth state, which JupyterHub encrypts with
 JUPYTERHUB_CRYPT_KEY, and reaches only that learner's own server, as MLFLOW_TRACKING_PASSWORD.
 """
 from __future__ import annotations
@@ -14,12 +14,15 @@ import re
 from jupyterhub.auth import Authenticator, LocalAuthenticator
 from traitlets import Unicode, default
 
+from course import ratelimit
 from course.accounts import AccountsError, AuthServer
 
 # A system user made for the course carries this comment, so an existing account (root, postgres)
 # with a learner's name is never taken over.
 LEARNER_COMMENT = "course learner"
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,30}")  # what useradd takes, and MLflow's experiment names can carry
+# Guesses stop here, before they reach the MLflow server (which limits them too, course.class_server).
+LOGINS = ratelimit.Logins()
 
 
 class Refused(Exception):
@@ -49,9 +52,14 @@ class MLflowLogin(Authenticator):
         username, password = (data or {}).get("username", ""), (data or {}).get("password", "")
         if not NAME.fullmatch(username) or not password:
             return None
+        address = getattr(getattr(handler, "request", None), "remote_ip", "") or ""
+        if LOGINS.refused(username, password, address):
+            self.log.warning("login refused for %s from %s: too many failed logins; not checked", username, address)
+            return None
         try:
             admin = await asyncio.to_thread(mlflow_login, self.tracking_uri, username, password)
         except Refused:
+            LOGINS.failed(username, address)
             self.log.warning("login refused for %s: the MLflow server does not accept that password", username)
             return None
         except AccountsError as exc:
@@ -59,6 +67,7 @@ class MLflowLogin(Authenticator):
             return None
         if not self.may_become(username):
             return None
+        LOGINS.succeeded(username, password)
         return {"name": username, "admin": admin,
                 "auth_state": {"mlflow_username": username, "mlflow_password": password}}
 
