@@ -51,9 +51,9 @@ lab: $(STAMP)
 ui: $(STAMP)
 	$(PY) -m course.serve
 
-# JupyterHub for a class, on the MLflow server in MLFLOW_TRACKING_URI (docs/classroom.md).
+# JupyterHub for a class, on the MLflow server in MLFLOW_TRACKING_URI (docs/hub.md); ARGS="--public-url ..." adds options.
 hub: $(STAMP) $(NODE_STAMP)
-	$(PY) -m course.hub
+	$(PY) -m course.hub $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/install.py

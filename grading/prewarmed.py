@@ -51,7 +51,7 @@ def run(function: str, argv: list[str], limits: sandbox.Limits, cap: int = 64 * 
     if warm is not None:
         return zygote.call(warm, function, argv, limits, PRELOAD)
     context = _forkserver()
-    cgroup = sandbox._Cgroup(f"warm-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}",
+    cgroup = sandbox.Cgroup(f"warm-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}",
                              limits.memory_mb, limits.pids) if sandbox.mode() == "isolated" else None
     reader, writer = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(function, argv, dict(os.environ), sys.path, cgroup, limits, writer), daemon=True)

@@ -182,25 +182,29 @@ def workspace_is_capped(path: Path) -> bool:
 
 # Cgroups ------------------------------------------------------------------------------
 
-class _Cgroup:
-    """A memory and a pids cgroup (v1, or v2 when unified) for one command, when writable."""
+class Cgroup:
+    """A memory, a pids and optionally a CPU cgroup (v1, or v2 when unified) for one command, or for
+    one learner's server on the hub, when writable. cpu_shares is v1's weight (1024 the default)."""
 
-    def __init__(self, name: str, memory_mb: int, pids: int):
+    def __init__(self, name: str, memory_mb: int, pids: int, cpu_shares: int | None = None):
         self.folders: list[Path] = []
         self.v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
         try:
             if self.v2:
                 folder = Path("/sys/fs/cgroup") / f"course-sandbox-{name}"
-                folder.mkdir()
+                folder.mkdir(exist_ok=True)
                 self.folders.append(folder)
                 (folder / "memory.max").write_text(str(memory_mb * 1024 * 1024))
                 (folder / "memory.swap.max").write_text("0") if (folder / "memory.swap.max").exists() else None
                 (folder / "pids.max").write_text(str(pids))
+                if cpu_shares:
+                    (folder / "cpu.weight").write_text(str(max(1, min(10000, cpu_shares * 100 // 1024))))
             else:
-                for controller, setting, value in (("memory", "memory.limit_in_bytes", memory_mb * 1024 * 1024),
-                                                   ("pids", "pids.max", pids)):
+                settings = [("memory", "memory.limit_in_bytes", memory_mb * 1024 * 1024), ("pids", "pids.max", pids)]
+                settings += [("cpu", "cpu.shares", cpu_shares)] if cpu_shares else []
+                for controller, setting, value in settings:
                     folder = Path("/sys/fs/cgroup") / controller / f"course-sandbox-{name}"
-                    folder.mkdir()
+                    folder.mkdir(exist_ok=True)
                     self.folders.append(folder)
                     (folder / setting).write_text(str(value))
         except OSError:
@@ -243,7 +247,7 @@ class _Cgroup:
                     time.sleep(0.05)
 
 
-def bound(cgroup: _Cgroup | None, limits: Limits, own_uid: bool = False) -> None:
+def bound(cgroup: Cgroup | None, limits: Limits, own_uid: bool = False) -> None:
     """In the child about to do the work: bounds that every descendant inherits. `own_uid`: the
     uid is this sandbox's alone, so a process count per uid bounds it too."""
     if cgroup is not None and cgroup.active:
@@ -441,7 +445,7 @@ class Sandbox:
                 return dataclasses.replace(self, uid=uid).run(argv, env)
         if self.workspace is not None:
             self._prepare_scratch()
-        cgroup = _Cgroup(f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}", self.limits.memory_mb,
+        cgroup = Cgroup(f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}", self.limits.memory_mb,
                          self.limits.pids) if mode() == "isolated" else None
         limits = self.limits
 
@@ -562,7 +566,7 @@ def guarantees() -> tuple[list[str], str | None]:
         probe = Path(scratch) / "probe"
         with workspace(probe, uid, 16) as folder:
             capped = workspace_is_capped(folder)
-            cgroup = _Cgroup(f"probe-{os.getpid()}", 256, 64) if current == "isolated" else None
+            cgroup = Cgroup(f"probe-{os.getpid()}", 256, 64) if current == "isolated" else None
             has_cgroup = bool(cgroup and cgroup.active)
             if cgroup is not None:
                 cgroup.remove()

@@ -221,7 +221,7 @@ def _handle(connection: socket.socket, base: str) -> None:
 
     request = json.loads(_read_line(connection))
     limits = sandbox.Limits(**request["limits"])
-    cgroup = sandbox._Cgroup(f"zygote-{os.getpid()}-{time.monotonic_ns()}", limits.memory_mb, limits.pids)
+    cgroup = sandbox.Cgroup(f"zygote-{os.getpid()}-{time.monotonic_ns()}", limits.memory_mb, limits.pids)
     calling = "call" in request
     if not calling:
         confine.new_pid_namespace()

@@ -39,6 +39,8 @@ pytestmark = pytest.mark.slow  # a hub, a proxy, PostgreSQL, S3 and an MLflow se
 ADMIN = ("teacher", "teacher-" + secrets.token_urlsafe(12))
 LEARNERS = {name: f"{name}-" + secrets.token_urlsafe(12) for name in ("alice", "bob", "carol", "dave")}
 HUB_URL = re.compile(r"JupyterHub:\s+(http://localhost:(\d+))")
+# Each learner's share of the machine, smaller than the defaults so the floods below end sooner.
+SHARE = ["--memory-mb", "2048", "--processes", "256", "--tmp-mb", "256"]
 # What JupyterLab shows a learner: every cell in the page, and no news prompt over it.
 LAB_SETTINGS = {"notebook-extension/tracker": {"windowingMode": "none"},
                 "apputils-extension/notification": {"fetchNews": "false"}}
@@ -74,7 +76,7 @@ def hub(class_server, tmp_path_factory):
     existing = {name for name in [*LEARNERS, ADMIN[0]] if _account(name)}
     state = tmp_path_factory.mktemp("hub") / "state"
     process = subprocess.Popen([sys.executable, "-m", "course.hub", "--tracking-uri", class_server.tracking_uri, "--port", "0",
-                                "--state", str(state)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                "--state", str(state), *SHARE], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env={**os.environ, **credentials(*ADMIN)}, start_new_session=True)
     url = port = None
     for line in process.stdout:
@@ -529,6 +531,60 @@ def test_a_page_one_learner_serves_cannot_act_as_the_learner_who_opens_it(hub, a
     tokens = requests.get(f"{hub['url']}/hub/api/users/bob/tokens", headers={"Authorization": f"token {admin}"},
                           timeout=30).json()
     assert not [t for t in tokens.get("api_tokens", []) if t.get("note") == "minted by eve"], tokens
+
+
+AT_THE_LIMITS = """
+import os, subprocess, sys, time
+seen = {}
+written = 0  # /tmp is memory: fill it (at most 1 GB, should the bound be missing)
+with open("/tmp/fill", "wb") as handle:
+    try:
+        while written < 1024:
+            handle.write(b"x" * 2**20)
+            handle.flush()
+            written += 1
+    except OSError:
+        pass
+seen["tmp_mb"] = written
+hog = subprocess.Popen([sys.executable, "-c", "import time\\nb = []\\nfor _ in range(64): b.append(bytes(range(256)) * 2**18)\\ntime.sleep(60)"])
+seen["hog"] = hog.wait()  # killed at the memory bound, or 0 after holding 4 GB
+sleepers = []
+try:
+    while len(sleepers) < 600:
+        sleepers.append(subprocess.Popen(["sleep", "3600"]))
+except OSError as exc:
+    seen["refused"] = type(exc).__name__
+seen["sleepers"] = len(sleepers)
+print(seen)
+"""
+
+
+def test_one_learner_at_their_limits_leaves_the_others_working(hub, attacker, through_the_api):
+    """eve fills her /tmp, runs out of memory and forks until refused; each stops at her bound,
+    and carol's kernel still answers while eve holds everything she was allowed."""
+    share = dict(zip(SHARE[::2], map(int, SHARE[1::2])))
+    groups = [p for p in Path("/sys/fs/cgroup").glob(f"*/course-sandbox-learner-{ATTACKER}")]
+    assert groups, "eve's server runs in no cgroup of its own"
+    seen = eval(run_in_kernel(hub, ATTACKER, attacker, [AT_THE_LIMITS], path="", timeout=240)[0])  # noqa: S307
+    assert seen["tmp_mb"] <= share["--tmp-mb"], seen
+    assert seen["hog"] == -signal.SIGKILL, seen  # the kernel's memory killer, inside her group only
+    assert seen.get("refused") and seen["sleepers"] < share["--processes"], seen
+    started = time.monotonic()
+    carol = api_token(hub, "carol", LEARNERS["carol"])
+    assert run_in_kernel(hub, "carol", carol, ["print(6 * 7)"], path="", timeout=60)[0].strip() == "42"
+    assert time.monotonic() - started < 60
+    # Stopping eve's server ends all she left running, and her group with it.
+    headers = {"Authorization": f"token {attacker}"}
+    assert requests.delete(f"{hub['url']}/hub/api/users/{ATTACKER}/server", headers=headers, timeout=60).status_code in (202, 204)
+    deadline = time.monotonic() + 60
+    while processes_of(ATTACKER) or any(group.exists() for group in groups):
+        assert time.monotonic() < deadline, (processes_of(ATTACKER), groups)
+        time.sleep(0.5)
+    start_server(hub, ATTACKER, attacker)
+
+
+def processes_of(username: str) -> list[int]:
+    return [p.pid for p in psutil.process_iter(["username"]) if p.info["username"] == username]
 
 
 GUESSES = """

@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from course import accounts, paths, stack, uris
+from course.hub import spawner
 from course.errors import CourseError
 
 CONFIG = Path(__file__).with_name("jupyterhub_config.py")
@@ -110,9 +111,10 @@ def public_url(given: str | None, port: int) -> str:
     return url
 
 
-def hub_environment(uri: str, state: Path, key: str, ip: str, port: int, public: str) -> dict[str, str]:
+def hub_environment(uri: str, state: Path, key: str, ip: str, port: int, public: str,
+                    bounds: dict[str, int]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}  # the admin's login stays here
-    return {**env, "JUPYTERHUB_CRYPT_KEY": key, "COURSE_HUB_STATE": str(state), "COURSE_HUB_TRACKING_URI": uri,
+    return {**env, **{f"COURSE_HUB_LEARNER_{name.upper()}": str(value) for name, value in bounds.items()}, "JUPYTERHUB_CRYPT_KEY": key, "COURSE_HUB_STATE": str(state), "COURSE_HUB_TRACKING_URI": uri,
             "COURSE_HUB_URL": f"http://{ip}:{port}", "COURSE_HUB_PUBLIC_URL": public, "COURSE_HUB_API_URL": f"http://127.0.0.1:{stack.free_port()}",
             "COURSE_HUB_PROXY_API_URL": f"http://127.0.0.1:{stack.free_port()}", "COURSE_HUB_PROXY": str(PROXY),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])}
@@ -126,6 +128,16 @@ def ready(url: str) -> bool:
         return False
 
 
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course.hub", description=__doc__.splitlines()[0])
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
@@ -135,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--public-url", help="the address learners open, http(s)://HOST[:PORT]; each learner's server "
                         "is at <name>.HOST, so HOST needs wildcard DNS (default http://localhost:PORT, which "
                         "browsers resolve with every subdomain)")
+    bounds = parser.add_argument_group("each learner's share of the machine")
+    bounds.add_argument("--memory-mb", type=positive, default=spawner.MEMORY_MB,
+                        help=f"memory, /tmp included (default {spawner.MEMORY_MB})")
+    bounds.add_argument("--processes", type=positive, default=spawner.PROCESSES,
+                        help=f"processes at once (default {spawner.PROCESSES})")
+    bounds.add_argument("--tmp-mb", type=positive, default=spawner.TMP_BYTES // 2**20,
+                        help=f"the size of /tmp, a RAM disk (default {spawner.TMP_BYTES // 2**20})")
+    bounds.add_argument("--cpu-shares", type=positive, default=spawner.CPU_SHARES,
+                        help=f"weight on contended cores (default {spawner.CPU_SHARES}, an equal share)")
     parser.add_argument("--state", type=Path, default=default_state(),
                         help="the hub's own folder: database, secrets, runtime copy (default .course/hub)")
     return parser
@@ -156,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    env = hub_environment(args.tracking_uri, state, key, args.ip, port, public)
+    bounds = {"memory_mb": args.memory_mb, "processes": args.processes, "tmp_bytes": args.tmp_mb * 2**20,
+              "cpu_shares": args.cpu_shares}
+    env = hub_environment(args.tracking_uri, state, key, args.ip, port, public, bounds)
     local = f"http://127.0.0.1:{port}"
     log = state / "jupyterhub.log"
     with open(log, "ab") as sink:

@@ -3,9 +3,10 @@
 The view is a fresh root holding the system (read-only; /etc/shadow unreadable), Python and the
 course's packages (read-only, bound where the editable install looks for them), the hand-outs at
 /opt/course-handouts (read-only), the learner's home (the only writable folder besides a private
-/tmp) and a process namespace of its own. Other learners' homes, the course's solutions, the
-hub's state and the git checkout are not in it. The network is shared: the server must reach
-the hub and the MLflow server.
+/tmp and /dev/shm, both sized) and a process namespace of its own. Other learners' homes, the
+course's solutions, the hub's state and the git checkout are not in it. The network is shared:
+the server must reach the hub and the MLflow server. A cgroup of its own bounds the learner's
+memory (the RAM disks included) and processes, and weighs its share of contended cores.
 
 bubblewrap runs as root to build the view, then setpriv becomes the learner with no
 capabilities and no way to gain any. On the first start the learner's copy of the hand-outs is
@@ -27,6 +28,9 @@ from grading import sandbox
 HANDOUTS = "/opt/course-handouts"
 SHM_BYTES = 256 * 1024 * 1024
 TMP_BYTES = 1024 * 1024 * 1024  # /tmp is memory: unsized, one learner could take half the machine's
+# Each learner's share of the machine (a cgroup): lab04 with its self-check peaks near 1 GB, and
+# ex06 starts PostgreSQL, S3 and an MLflow server of its own.
+MEMORY_MB, PROCESSES, CPU_SHARES = 3072, 512, 1024
 # This view is the learner's sandbox: a self-check loads the learner's own models in a process of
 # theirs (a bubblewrap inside it could not mount its own /proc). docs/z2jh-values.yaml sets the same.
 # MLflow's telemetry thread can unset its session variable while a request reads it (a KeyError
@@ -51,12 +55,19 @@ def view(home: str, runtime: Path, tmp_bytes: int = TMP_BYTES) -> list[str]:
 
 
 class CourseSpawner(LocalProcessSpawner):
+    _cgroup: sandbox.Cgroup | None = None
     runtime = Unicode(help="The hub's root-owned copy of course/, grading/ and handouts/ (command.py makes it)").tag(
         config=True)
     tmp_bytes = Integer(TMP_BYTES, help="The size of each learner's /tmp, a RAM disk (bytes)").tag(config=True)
+    memory_mb = Integer(MEMORY_MB, help="Each learner's memory, /tmp and /dev/shm included (MB)").tag(config=True)
+    processes = Integer(PROCESSES, help="How many processes each learner may run at once").tag(config=True)
+    cpu_shares = Integer(CPU_SHARES, help="Each learner's share of contended cores (1024: an equal share)").tag(
+        config=True)
 
     def make_preexec_fn(self, name):
-        return None  # bubblewrap needs root to build the view; setpriv drops to the learner inside it
+        # bubblewrap needs root to build the view; setpriv drops to the learner inside it. Before
+        # bubblewrap starts, the process moves into the learner's cgroup, and all it starts with it.
+        return self._cgroup.enter if self._cgroup is not None and self._cgroup.active else None
 
     def user_env(self, env):
         env = super().user_env(env)
@@ -68,6 +79,10 @@ class CourseSpawner(LocalProcessSpawner):
 
     async def start(self):
         account = pwd.getpwnam(self.user.name)
+        self._cgroup = sandbox.Cgroup(f"learner-{self.user.name}", self.memory_mb, self.processes, self.cpu_shares)
+        if not self._cgroup.active:
+            self.log.warning("%s's server runs without its memory, process and CPU bounds: cannot make a cgroup",
+                             self.user.name)
         # The learner's own copy of the hand-outs, made by the learner; what they changed stays.
         # JupyterHub appends the server's arguments, which "$@" passes on.
         first = f'mkdir -p "$HOME/course" && cp -Rn {HANDOUTS}/. "$HOME/course/" && exec "$@"'
@@ -77,3 +92,9 @@ class CourseSpawner(LocalProcessSpawner):
                     "/bin/sh", "-c", first, "sh", str(Path(sys.executable).parent / "jupyterhub-singleuser"),
                     *KERNELS["args"]]
         return await super().start()
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        if self._cgroup is not None:
+            self._cgroup.remove()  # kills what the learner left behind, then the group
+            self._cgroup = None
