@@ -326,7 +326,8 @@ def start_s3(folder: Path, timeout: float = 60) -> S3:
     argv = [str(weed), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-bucket={BUCKET}",
             *(f"-{name}={port}" for name, port in ports.items()),
             f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-master.telemetry=false"]
+            # No admin UI: it lets anyone who reaches it make S3 keys (docker/compose.yaml has it off too).
+            "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-master.telemetry=false"]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
     service = _spawn("the S3 store (SeaweedFS)", argv, folder / "s3.log", env=env, cwd=folder)
     store = S3(service, f"http://127.0.0.1:{ports['s3.port']}", access_key, secret_key)

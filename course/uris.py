@@ -32,6 +32,12 @@ def is_file_store(uri: str) -> bool:
     return found in ("", "file") or len(found) == 1
 
 
+def host_port(uri: str) -> str:
+    """HOST:PORT of a server URI, with the scheme's default port when it names none."""
+    parsed = urlparse(uri)
+    return f"{parsed.hostname}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
+
+
 def host(uri: str) -> str:
     """host:port of a server URI."""
     return urlparse(uri).netloc

@@ -533,6 +533,53 @@ def test_a_page_one_learner_serves_cannot_act_as_the_learner_who_opens_it(hub, a
     assert not [t for t in tokens.get("api_tokens", []) if t.get("note") == "minted by eve"], tokens
 
 
+OWN_SERVER = """
+import socket, subprocess, sys, time
+server = subprocess.Popen([sys.executable, "-m", "http.server", str(PORT), "--bind", "127.0.0.1"],
+                          start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _ in range(50):
+    try:
+        socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
+        print("serving")
+        break
+    except OSError:
+        time.sleep(0.2)
+"""
+KNOCK = """
+import socket
+seen = {}
+for name, port in PORTS.items():
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=3).close()
+        seen[name] = "open"
+    except OSError as exc:
+        seen[name] = type(exc).__name__
+print(seen)
+"""
+
+
+def test_a_learner_reaches_the_hub_and_the_class_server_and_nothing_else(hub, attacker, through_the_api):
+    """From eve's kernel: the MLflow server answers; the bucket (S3, its filer, master and volume
+    servers), PostgreSQL and the server carol started in her own JupyterLab (as ex01 has learners
+    do) do not, though all of them listen on the host's loopback."""
+    from course import stack
+
+    running = hub["stack"]
+    weed = dict(a.lstrip("-").split("=", 1) for a in running.s3.service.process.args if a.startswith("-") and "=" in a)
+    ports = {name: int(weed[f"{name}.port"]) for name in ("s3", "filer", "master", "volume")}
+    ports["postgres"] = running.postgres.port
+    ports["mlflow"] = int(urllib.parse.urlparse(hub["mlflow"]).port)
+    ports["carol's own server"] = own = stack.free_port()
+    carol = api_token(hub, "carol", LEARNERS["carol"])
+    assert "serving" in run_in_kernel(hub, "carol", carol, [f"PORT = {own}\n" + OWN_SERVER], path="")[0]
+    # carol herself reaches her server; eve reaches only what a learner needs.
+    mine = eval(run_in_kernel(hub, "carol", carol, [f"PORTS = {{'own': {own}}}\n" + KNOCK], path="")[0])  # noqa: S307
+    assert mine == {"own": "open"}, mine
+    seen = eval(run_in_kernel(hub, ATTACKER, attacker, [f"PORTS = {ports!r}\n" + KNOCK], path="")[0])  # noqa: S307
+    assert seen.pop("mlflow") == "open", seen
+    assert all(outcome != "open" for outcome in seen.values()), seen
+
+
 AT_THE_LIMITS = """
 import os, subprocess, sys, time
 seen = {}

@@ -4,8 +4,9 @@ The view is a fresh root holding the system (read-only; /etc/shadow unreadable),
 course's packages (read-only, bound where the editable install looks for them), the hand-outs at
 /opt/course-handouts (read-only), the learner's home (the only writable folder besides a private
 /tmp and /dev/shm, both sized) and a process namespace of its own. Other learners' homes, the
-course's solutions, the hub's state and the git checkout are not in it. The network is shared:
-the server must reach the hub and the MLflow server. A cgroup of its own bounds the learner's
+course's solutions, the hub's state and the git checkout are not in it. The network is the
+learner's own (course.hub.relay): through it the server reaches the hub's API and the MLflow
+server, and the hub's proxy reaches the server; nothing else on the host. A cgroup of its own bounds the learner's
 memory (the RAM disks included) and processes, and weighs its share of contended cores.
 
 bubblewrap runs as root to build the view, then setpriv becomes the learner with no
@@ -20,9 +21,11 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.utils import random_port
 from traitlets import Integer, Unicode
 
-from course import paths
+from course import paths, uris
+from course.hub import relay
 from grading import sandbox
 
 HANDOUTS = "/opt/course-handouts"
@@ -35,18 +38,23 @@ MEMORY_MB, PROCESSES, CPU_SHARES = 3072, 512, 1024
 # theirs (a bubblewrap inside it could not mount its own /proc). docs/z2jh-values.yaml sets the same.
 # MLflow's telemetry thread can unset its session variable while a request reads it (a KeyError
 # seen once in a hub test); the course sends no telemetry anywhere else either.
-LEARNER_ENV = {"COURSE_SANDBOX": "process", "MLFLOW_DISABLE_TELEMETRY": "true"}
-# Learners share the host's network, so a kernel's TCP ports on 127.0.0.1 are open to all of them,
-# and anyone may subscribe to its output channel (IOPub). Kernels here talk over Unix sockets in a
-# folder of the learner's private /tmp instead (short paths: a socket's path is at most 107 bytes).
+# With an S3 artifact store, MLflow's server offers clients presigned URLs into the bucket
+# (server-info's multipart capabilities), and the client then fetches every artifact from the
+# bucket itself. Learners do not reach the bucket: their files go through the server's proxy.
+LEARNER_ENV = {"COURSE_SANDBOX": "process", "MLFLOW_DISABLE_TELEMETRY": "true",
+               "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false", "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false"}
+# Where learners share a network (a spawner without the relay's), a kernel's TCP ports on 127.0.0.1
+# are open to all of them, and anyone may subscribe to its output channel (IOPub). Kernels here talk
+# over Unix sockets in a folder of the learner's private /tmp (a socket's path is at most 107 bytes).
 KERNELS = {"args": ["--KernelManager.transport=ipc"], "env": {"JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime"}}
 
 
-def view(home: str, runtime: Path, tmp_bytes: int = TMP_BYTES) -> list[str]:
-    """bwrap's arguments for one learner's view, up to the command."""
+def view(home: str, runtime: Path, tmp_bytes: int = TMP_BYTES, hosts: Path | None = None) -> list[str]:
+    """bwrap's arguments for one learner's view, up to the command. hosts: the view's /etc/hosts."""
     binds = [(p, p) for p in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)})]
     binds += [(str(runtime / package), str(paths.ROOT / package)) for package in ("course", "grading")]
     binds.append((str(runtime / "handouts"), HANDOUTS))
+    binds += [(str(hosts), "/etc/hosts")] if hosts else []
     # A /dev/shm of its own: without one, joblib (scikit-learn's n_jobs) finds no semaphores,
     # warns in the learner's notebook and runs serially.
     return [*sandbox.view(binds, [home], tmp_bytes), "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
@@ -56,6 +64,7 @@ def view(home: str, runtime: Path, tmp_bytes: int = TMP_BYTES) -> list[str]:
 
 class CourseSpawner(LocalProcessSpawner):
     _cgroup: sandbox.Cgroup | None = None
+    _network: relay.Network | None = None
     runtime = Unicode(help="The hub's root-owned copy of course/, grading/ and handouts/ (command.py makes it)").tag(
         config=True)
     tmp_bytes = Integer(TMP_BYTES, help="The size of each learner's /tmp, a RAM disk (bytes)").tag(config=True)
@@ -66,8 +75,15 @@ class CourseSpawner(LocalProcessSpawner):
 
     def make_preexec_fn(self, name):
         # bubblewrap needs root to build the view; setpriv drops to the learner inside it. Before
-        # bubblewrap starts, the process moves into the learner's cgroup, and all it starts with it.
-        return self._cgroup.enter if self._cgroup is not None and self._cgroup.active else None
+        # bubblewrap starts, the process joins the learner's network and cgroup, and all it starts with it.
+        network, cgroup = self._network, self._cgroup
+
+        def enter():
+            if network is not None:
+                network.enter()
+            if cgroup is not None and cgroup.active:
+                cgroup.enter()
+        return enter
 
     def user_env(self, env):
         env = super().user_env(env)
@@ -79,6 +95,12 @@ class CourseSpawner(LocalProcessSpawner):
 
     async def start(self):
         account = pwd.getpwnam(self.user.name)
+        if not self.port:
+            self.port = random_port()
+        # The learner reaches the hub's API and the MLflow server, and nothing else of the host's.
+        reach = [uris.host_port(self.hub.api_url), uris.host_port(self.environment["MLFLOW_TRACKING_URI"])]
+        self._network = await relay.Network.start(self.port, reach, Path(self.runtime).parent / "networks",
+                                                  self.user.name)
         self._cgroup = sandbox.Cgroup(f"learner-{self.user.name}", self.memory_mb, self.processes, self.cpu_shares)
         if not self._cgroup.active:
             self.log.warning("%s's server runs without its memory, process and CPU bounds: cannot make a cgroup",
@@ -86,7 +108,7 @@ class CourseSpawner(LocalProcessSpawner):
         # The learner's own copy of the hand-outs, made by the learner; what they changed stays.
         # JupyterHub appends the server's arguments, which "$@" passes on.
         first = f'mkdir -p "$HOME/course" && cp -Rn {HANDOUTS}/. "$HOME/course/" && exec "$@"'
-        self.cmd = [*view(account.pw_dir, Path(self.runtime), self.tmp_bytes), "--",
+        self.cmd = [*view(account.pw_dir, Path(self.runtime), self.tmp_bytes, self._network.hosts), "--",
                     "setpriv", "--reuid", str(account.pw_uid), "--regid", str(account.pw_gid), "--init-groups",
                     "--no-new-privs", "--bounding-set", "-all", "--inh-caps", "-all", "--",
                     "/bin/sh", "-c", first, "sh", str(Path(sys.executable).parent / "jupyterhub-singleuser"),
@@ -95,6 +117,9 @@ class CourseSpawner(LocalProcessSpawner):
 
     async def stop(self, now=False):
         await super().stop(now=now)
+        if self._network is not None:
+            self._network.stop()
+            self._network = None
         if self._cgroup is not None:
             self._cgroup.remove()  # kills what the learner left behind, then the group
             self._cgroup = None
