@@ -61,7 +61,8 @@ def refusal(message: str) -> Response:
 
 def enforce() -> Response | None:
     """Runs after basic-auth's check, so the caller is a known, logged-in account."""
-    kind = ROUTES.get(request.path)
+    # The route Flask matched, not the raw path: no spelling of the path can step around a rule.
+    kind = ROUTES.get(request.url_rule.rule) if request.url_rule is not None else None
     if kind is None or request.method != "POST":
         return None
     body = request.get_json(force=True, silent=True)

@@ -40,7 +40,7 @@ ADMIN = ("teacher", "teacher-" + secrets.token_urlsafe(12))
 LEARNERS = {name: f"{name}-" + secrets.token_urlsafe(12) for name in ("alice", "bob", "carol", "dave")}
 HUB_URL = re.compile(r"JupyterHub:\s+(http://localhost:(\d+))")
 # Each learner's share of the machine, smaller than the defaults so the floods below end sooner.
-SHARE = ["--memory-mb", "2048", "--processes", "256", "--tmp-mb", "256"]
+SHARE = ["--memory-mb", "2048", "--processes", "256", "--tmp-mb", "256", "--home-mb", "512"]
 # What JupyterLab shows a learner: every cell in the page, and no news prompt over it.
 LAB_SETTINGS = {"notebook-extension/tracker": {"windowingMode": "none"},
                 "apputils-extension/notification": {"fetchNews": "false"}}
@@ -593,6 +593,18 @@ with open("/tmp/fill", "wb") as handle:
     except OSError:
         pass
 seen["tmp_mb"] = written
+home = os.path.expanduser("~/fill")  # the home is on the host's disk: fill it too, then free it
+written = 0
+with open(home, "wb") as handle:
+    try:
+        while written < 2048:
+            handle.write(b"x" * 2**20)
+            handle.flush()
+            written += 1
+    except OSError:
+        pass
+os.remove(home)
+seen["home_mb"] = written
 hog = subprocess.Popen([sys.executable, "-c", "import time\\nb = []\\nfor _ in range(64): b.append(bytes(range(256)) * 2**18)\\ntime.sleep(60)"])
 seen["hog"] = hog.wait()  # killed at the memory bound, or 0 after holding 4 GB
 sleepers = []
@@ -607,13 +619,13 @@ print(seen)
 
 
 def test_one_learner_at_their_limits_leaves_the_others_working(hub, attacker, through_the_api):
-    """eve fills her /tmp, runs out of memory and forks until refused; each stops at her bound,
+    """eve fills her /tmp and her home, runs out of memory and forks until refused; each stops at her bound,
     and carol's kernel still answers while eve holds everything she was allowed."""
     share = dict(zip(SHARE[::2], map(int, SHARE[1::2])))
     groups = [p for p in Path("/sys/fs/cgroup").glob(f"*/course-sandbox-learner-{ATTACKER}")]
     assert groups, "eve's server runs in no cgroup of its own"
     seen = eval(run_in_kernel(hub, ATTACKER, attacker, [AT_THE_LIMITS], path="", timeout=240)[0])  # noqa: S307
-    assert seen["tmp_mb"] <= share["--tmp-mb"], seen
+    assert seen["tmp_mb"] <= share["--tmp-mb"] and seen["home_mb"] <= share["--home-mb"], seen
     assert seen["hog"] == -signal.SIGKILL, seen  # the kernel's memory killer, inside her group only
     assert seen.get("refused") and seen["sleepers"] < share["--processes"], seen
     started = time.monotonic()

@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"processes at once (default {spawner.PROCESSES})")
     bounds.add_argument("--tmp-mb", type=positive, default=spawner.TMP_BYTES // 2**20,
                         help=f"the size of /tmp, a RAM disk (default {spawner.TMP_BYTES // 2**20})")
+    bounds.add_argument("--home-mb", type=positive, default=spawner.HOME_MB,
+                        help=f"the size of the home, a file system of its own (default {spawner.HOME_MB})")
     bounds.add_argument("--cpu-shares", type=positive, default=spawner.CPU_SHARES,
                         help=f"weight on contended cores (default {spawner.CPU_SHARES}, an equal share)")
     parser.add_argument("--state", type=Path, default=default_state(),
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     bounds = {"memory_mb": args.memory_mb, "processes": args.processes, "tmp_bytes": args.tmp_mb * 2**20,
-              "cpu_shares": args.cpu_shares}
+              "cpu_shares": args.cpu_shares, "home_mb": args.home_mb}
     env = hub_environment(args.tracking_uri, state, key, args.ip, port, public, bounds)
     local = f"http://127.0.0.1:{port}"
     log = state / "jupyterhub.log"

@@ -6,8 +6,9 @@ course's packages (read-only, bound where the editable install looks for them), 
 /tmp and /dev/shm, both sized) and a process namespace of its own. Other learners' homes, the
 course's solutions, the hub's state and the git checkout are not in it. The network is the
 learner's own (course.hub.relay): through it the server reaches the hub's API and the MLflow
-server, and the hub's proxy reaches the server; nothing else on the host. A cgroup of its own bounds the learner's
-memory (the RAM disks included) and processes, and weighs its share of contended cores.
+server, and the hub's proxy reaches the server; nothing else on the host. A cgroup of its own
+bounds the learner's memory (the RAM disks included) and processes, and weighs its share of
+contended cores; the home is a file system of its own size (course.hub.homes).
 
 bubblewrap runs as root to build the view, then setpriv becomes the learner with no
 capabilities and no way to gain any. On the first start the learner's copy of the hand-outs is
@@ -25,7 +26,7 @@ from jupyterhub.utils import random_port
 from traitlets import Integer, Unicode
 
 from course import paths, uris
-from course.hub import relay
+from course.hub import homes, relay
 from grading import sandbox
 
 HANDOUTS = "/opt/course-handouts"
@@ -34,6 +35,7 @@ TMP_BYTES = 1024 * 1024 * 1024  # /tmp is memory: unsized, one learner could tak
 # Each learner's share of the machine (a cgroup): lab04 with its self-check peaks near 1 GB, and
 # ex06 starts PostgreSQL, S3 and an MLflow server of its own.
 MEMORY_MB, PROCESSES, CPU_SHARES = 3072, 512, 1024
+HOME_MB = 2048  # the home's size (course.hub.homes): the course's own files take ~60 MB of it
 # This view is the learner's sandbox: a self-check loads the learner's own models in a process of
 # theirs (a bubblewrap inside it could not mount its own /proc). docs/z2jh-values.yaml sets the same.
 # MLflow's telemetry thread can unset its session variable while a request reads it (a KeyError
@@ -72,6 +74,7 @@ class CourseSpawner(LocalProcessSpawner):
     processes = Integer(PROCESSES, help="How many processes each learner may run at once").tag(config=True)
     cpu_shares = Integer(CPU_SHARES, help="Each learner's share of contended cores (1024: an equal share)").tag(
         config=True)
+    home_mb = Integer(HOME_MB, help="The size of each learner's home (MB)").tag(config=True)
 
     def make_preexec_fn(self, name):
         # bubblewrap needs root to build the view; setpriv drops to the learner inside it. Before
@@ -105,6 +108,9 @@ class CourseSpawner(LocalProcessSpawner):
         if not self._cgroup.active:
             self.log.warning("%s's server runs without its memory, process and CPU bounds: cannot make a cgroup",
                              self.user.name)
+        image = Path(self.runtime).parent / "homes" / f"{self.user.name}.ext4"
+        if not homes.bound(Path(account.pw_dir), image, self.home_mb, account.pw_uid, account.pw_gid):
+            self.log.warning("%s's home has no size bound: no loop device can be used here", self.user.name)
         # The learner's own copy of the hand-outs, made by the learner; what they changed stays.
         # JupyterHub appends the server's arguments, which "$@" passes on.
         first = f'mkdir -p "$HOME/course" && cp -Rn {HANDOUTS}/. "$HOME/course/" && exec "$@"'
@@ -117,6 +123,7 @@ class CourseSpawner(LocalProcessSpawner):
 
     async def stop(self, now=False):
         await super().stop(now=now)
+        homes.release(Path(pwd.getpwnam(self.user.name).pw_dir))
         if self._network is not None:
             self._network.stop()
             self._network = None
