@@ -582,29 +582,23 @@ def test_a_learner_reaches_the_hub_and_the_class_server_and_nothing_else(hub, at
 
 AT_THE_LIMITS = """
 import os, subprocess, sys, time
-seen = {}
-written = 0  # /tmp is memory: fill it (at most 1 GB, should the bound be missing)
-with open("/tmp/fill", "wb") as handle:
-    try:
-        while written < 1024:
-            handle.write(b"x" * 2**20)
-            handle.flush()
-            written += 1
-    except OSError:
-        pass
-seen["tmp_mb"] = written
+
+def fill(path, most):  # MB written before the file system refused more (at most `most`)
+    written = 0
+    with open(path, "wb") as handle:
+        try:
+            while written < most:
+                handle.write(b"x" * 2**20)
+                handle.flush()
+                written += 1
+        except OSError:
+            pass
+    return written
+
+seen = {"tmp_mb": fill("/tmp/fill", 1024)}  # /tmp is memory (kept full from here on)
 home = os.path.expanduser("~/fill")  # the home is on the host's disk: fill it too, then free it
-written = 0
-with open(home, "wb") as handle:
-    try:
-        while written < 2048:
-            handle.write(b"x" * 2**20)
-            handle.flush()
-            written += 1
-    except OSError:
-        pass
+seen["home_mb"] = fill(home, 2048)
 os.remove(home)
-seen["home_mb"] = written
 hog = subprocess.Popen([sys.executable, "-c", "import time\\nb = []\\nfor _ in range(64): b.append(bytes(range(256)) * 2**18)\\ntime.sleep(60)"])
 seen["hog"] = hog.wait()  # killed at the memory bound, or 0 after holding 4 GB
 sleepers = []
