@@ -15,6 +15,7 @@ login check, and changes nothing else.
 - **A model version comes from the server's own files** (a logged model, a run's artifacts).
 - **Logins are rate-limited** per account and per address (course.ratelimit): past the limit, a
   login is refused with 429 before basic-auth spends CPU on its password.
+- **The roster is the instructor's.** Only an admin lists the accounts.
 - **A run's user is its creator.** The server writes the login into a new run's ``user_id`` (and
   its ``mlflow.user`` tag), whatever the client sent, so ``grade-class`` can tell whose runs are whose.
 """
@@ -27,6 +28,7 @@ from mlflow.protos.model_registry_pb2 import CreateModelVersion, CreateRegistere
 from mlflow.protos.service_pb2 import CreateExperiment, CreateRun, UpdateExperiment
 from mlflow.server import app as flask_app
 from mlflow.server import auth, handlers
+from mlflow.server.auth import routes
 
 from course import ratelimit, uris
 from course.accounts import CLASS_HEADER
@@ -46,6 +48,8 @@ def _routes() -> dict[str, type]:
 
 
 ROUTES = _routes()
+# A learner has no need of the class's roster (basic-auth lets any account list every other).
+ADMINS_ONLY = {routes.LIST_USERS, routes.AJAX_LIST_USERS}
 
 
 def owner(name: str, accounts: list[str]) -> str | None:
@@ -62,14 +66,17 @@ def refusal(message: str) -> Response:
 def enforce() -> Response | None:
     """Runs after basic-auth's check, so the caller is a known, logged-in account."""
     # The route Flask matched, not the raw path: no spelling of the path can step around a rule.
-    kind = ROUTES.get(request.url_rule.rule) if request.url_rule is not None else None
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    if rule in ADMINS_ONLY and not auth.store.get_user(g.mlflow_authenticated_user).is_admin:
+        return refusal("only an admin lists the accounts on this class server")
+    kind = ROUTES.get(rule)
     if kind is None or request.method != "POST":
-        return None
+        return None  # health checks and static files come here too, with no login at all
+    username = g.mlflow_authenticated_user
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
         # MLflow would decode a JSON string holding JSON a second time, past these rules.
         return refusal("send the request's body as a JSON object")
-    username = g.mlflow_authenticated_user
     if kind is CreateRun:
         body["user_id"] = username  # the parsed body is cached: MLflow's handler reads this same dict
         tags = [t for t in body.get("tags") or [] if not (isinstance(t, dict) and t.get("key") == USER_TAG)]

@@ -241,6 +241,9 @@ def test_a_learner_names_only_their_own_and_keeps_artifacts_behind_the_proxy(ser
         refused(lambda: bob.create_experiment("bob-elsewhere", artifact_location=location), "artifact locations")
     bob.create_registered_model("bob-model")
     refused(lambda: bob.create_model_version("bob-model", source="file:///etc"), "source")
+    # The roster is the instructor's.
+    assert get(server + "/api/2.0/mlflow/users/list", ("bob", LEARNERS["bob"])) == 403
+    assert get(server + "/api/2.0/mlflow/users/list", ADMIN) == 200
     # A run is its creator's, whatever the client says it is.
     run = bob.create_run(mine, tags={"mlflow.user": "alice"})
     assert run.info.user_id == "bob" and bob.get_run(run.info.run_id).data.tags["mlflow.user"] == "bob"

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import concurrent.futures
 import csv
+import hashlib
 import json
 import os
 import pwd
@@ -580,6 +581,48 @@ def test_a_learner_reaches_the_hub_and_the_class_server_and_nothing_else(hub, at
     assert all(outcome != "open" for outcome in seen.values()), seen
 
 
+HUNT = """
+import hashlib, os, re
+digest = re.compile(r"[0-9a-f]{64}")
+# WANTED holds a hash of each digest, not the digest: this cell's own text lands in the kernel's history.
+found = []
+for top in (ROOT, "/opt/course-handouts", os.path.expanduser("~")):
+    for folder, _, names in os.walk(top):
+        for name in names:
+            try:
+                text = open(os.path.join(folder, name), errors="ignore").read()
+            except OSError:
+                continue
+            found += [d for d in digest.findall(text) if hashlib.sha256(d.encode()).hexdigest() in WANTED]
+print(sorted(set(found)))
+"""
+
+
+def test_the_quiz_is_checked_by_the_hub_and_its_answers_stay_out_of_the_view(hub, attacker):
+    """The quiz's expectations hold each answer as a salted digest, which four tries a question
+    recover; on the hub they are not in a learner's view, and the quiz's self-check asks the hub's
+    grader (grading.remote_check), which grades the learner's own run with the learner's login."""
+    import yaml
+
+    digests = re.findall(r"sha256: ([0-9a-f]{64})", (ROOT / "grading" / "expectations" / "10-quiz.yaml").read_text())
+    assert len(digests) == 10
+    wanted = [hashlib.sha256(d.encode()).hexdigest() for d in digests]
+    seen = run_in_kernel(hub, ATTACKER, attacker, [f"ROOT, WANTED = {str(ROOT)!r}, {wanted!r}\n" + HUNT], path="")[0]
+    assert seen.strip() == "[]", seen
+    # eve's quiz, with the reference answers typed into its parameters cell: full marks from the hub.
+    answers = yaml.safe_load((ROOT / "grading" / "expectations" / "reference-parameters" / "10-quiz.yaml").read_text())
+    notebook = nbformat.read(ROOT / "notebooks" / "10-quiz.ipynb", as_version=4)
+    codes = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    codes[0] += "\n" + "".join(f"{name} = {value!r}\n" for name, value in answers.items())
+    shown = run_in_kernel(hub, ATTACKER, attacker, codes, path="course/notebooks")[-1]
+    assert re.search(r"score 11/11, 11/11 checks passed", shown), shown
+    # One wrong answer costs its point, and the report says where to reread, not what is right.
+    codes[0] += "q3 = 'd'\n"
+    shown = run_in_kernel(hub, ATTACKER, attacker, codes, path="course/notebooks")[-1]
+    assert re.search(r"score 10/11, 10/11 checks passed", shown) and "FAIL  q3" in shown, shown
+    assert f"'{answers['q3']}'" not in shown.split("FAIL  q3")[1].split("\n  ")[0]
+
+
 AT_THE_LIMITS = """
 import os, subprocess, sys, time
 
@@ -687,7 +730,9 @@ def test_a_password_flood_neither_guesses_nor_slows_the_others(hub, attacker):
     assert not seen.get(200) and seen.get(429, 0) > 10 * seen.get(401, 0), seen
     assert seen.get(401, 0) <= ratelimit.ACCOUNT_FAILURES + 12, seen  # 12 may be in flight when the limit is reached
     assert during < max(4 * before, before + 0.1), (before, during)
-    # The hub's own login form: after the limit, a guess is not even sent to the MLflow server.
+    # The hub's own login form: after the limit, a guess is not even sent to the MLflow server,
+    # and bob, at work before the guesses began, still logs in.
+    form_login(hub, "bob", LEARNERS["bob"])
     session = requests.Session()
     session.get(f"{hub['url']}/hub/login", timeout=30)
     for count in range(ratelimit.ACCOUNT_FAILURES + 3):
@@ -695,7 +740,7 @@ def test_a_password_flood_neither_guesses_nor_slows_the_others(hub, attacker):
                               data={"username": "bob", "password": f"guess-{count}", "_xsrf": session.cookies["_xsrf"]})
         assert answer.status_code == 403
     assert "login refused for bob from" in (hub["state"] / "jupyterhub.log").read_text()
-    form_login(hub, "bob", LEARNERS["bob"])  # bob, who logged in before, still can
+    form_login(hub, "bob", LEARNERS["bob"])
 
 
 # After grade-class: the account made here would be one more learner with nothing logged.

@@ -82,10 +82,18 @@ def prepare_state(state: Path) -> str:
 
 
 def copy_runtime(runtime: Path) -> None:
-    """course/ and grading/ (self-checks need the expectations) and the hand-outs, never the solutions."""
+    """course/ and grading/ (self-checks need the expectations) and the hand-outs, never the solutions,
+    nor the expectations that hold answers: the hub's grader checks those (grading.remote_check)."""
+    from grading.remote_check import holds_answers
+
     fresh = runtime.with_name("runtime.new")
     shutil.rmtree(fresh, ignore_errors=True)
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "source", "reference-parameters")
+    patterns = shutil.ignore_patterns("__pycache__", "*.pyc", "source", "reference-parameters")
+
+    def skip(folder: str, names: list[str]) -> set[str]:
+        held = {n for n in names if n.endswith(".yaml") and holds_answers(Path(folder) / n)}
+        return set(patterns(folder, names)) | held
+
     for package in ("course", "grading"):
         shutil.copytree(paths.ROOT / package, fresh / package, ignore=skip)
     shutil.copytree(paths.NOTEBOOKS, fresh / "handouts" / "notebooks", ignore=skip)
@@ -184,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     env = hub_environment(args.tracking_uri, state, key, args.ip, port, public, bounds)
     local = f"http://127.0.0.1:{port}"
     log = state / "jupyterhub.log"
+    checks_port = stack.free_port()
+    env["COURSE_HUB_CHECKS_URL"] = f"http://127.0.0.1:{checks_port}"
+    with open(state / "checks.log", "ab") as sink:
+        checks = subprocess.Popen([sys.executable, "-m", "grading.remote_check", "--tracking-uri", args.tracking_uri,
+                                   "--port", str(checks_port)], cwd=state, stdout=sink, stderr=subprocess.STDOUT,
+                                  env={"PATH": env["PATH"], "LANG": "C.UTF-8", "HOME": str(state)},
+                                  start_new_session=True)
     with open(log, "ab") as sink:
         hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)], cwd=state, env=env,
                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
@@ -213,3 +228,5 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(hub.pid, signal.SIGKILL)
                 hub.wait()
+        os.killpg(checks.pid, signal.SIGKILL)  # the grader keeps nothing that a kill loses
+        checks.wait()

@@ -31,6 +31,7 @@ c.Authenticator.enable_auth_state = True  # the MLflow password, encrypted with 
 
 c.JupyterHub.spawner_class = "course.hub.spawner.CourseSpawner"
 c.CourseSpawner.runtime = str(state / "runtime")
+c.CourseSpawner.checks_url = os.environ.get("COURSE_HUB_CHECKS_URL", "")  # grading.remote_check
 for trait in ("memory_mb", "processes", "tmp_bytes", "cpu_shares", "home_mb"):  # each learner's share (command.py)
     if f"COURSE_HUB_LEARNER_{trait.upper()}" in os.environ:
         setattr(c.CourseSpawner, trait, int(os.environ[f"COURSE_HUB_LEARNER_{trait.upper()}"]))

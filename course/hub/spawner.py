@@ -27,7 +27,7 @@ from traitlets import Integer, Unicode
 
 from course import paths, uris
 from course.hub import homes, relay
-from grading import sandbox
+from grading import sandbox, selfcheck
 
 HANDOUTS = "/opt/course-handouts"
 SHM_BYTES = 256 * 1024 * 1024
@@ -75,6 +75,8 @@ class CourseSpawner(LocalProcessSpawner):
     cpu_shares = Integer(CPU_SHARES, help="Each learner's share of contended cores (1024: an equal share)").tag(
         config=True)
     home_mb = Integer(HOME_MB, help="The size of each learner's home (MB)").tag(config=True)
+    checks_url = Unicode("", help="The hub's grader for self-checks whose answers stay out of the view").tag(
+        config=True)
 
     def make_preexec_fn(self, name):
         # bubblewrap needs root to build the view; setpriv drops to the learner inside it. Before
@@ -94,6 +96,8 @@ class CourseSpawner(LocalProcessSpawner):
                     "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "LOGNAME": self.user.name,
                     "SHELL": "/bin/bash",  # the terminal needs a real shell; nologin is for logins
                     **LEARNER_ENV, **KERNELS["env"]})
+        if self.checks_url:
+            env[selfcheck.REMOTE] = self.checks_url
         return env
 
     async def start(self):
@@ -101,7 +105,8 @@ class CourseSpawner(LocalProcessSpawner):
         if not self.port:
             self.port = random_port()
         # The learner reaches the hub's API and the MLflow server, and nothing else of the host's.
-        reach = [uris.host_port(self.hub.api_url), uris.host_port(self.environment["MLFLOW_TRACKING_URI"])]
+        reach = [uris.host_port(url) for url in (self.hub.api_url, self.environment["MLFLOW_TRACKING_URI"],
+                                                 self.checks_url) if url]
         self._network = await relay.Network.start(self.port, reach, Path(self.runtime).parent / "networks",
                                                   self.user.name)
         self._cgroup = sandbox.Cgroup(f"learner-{self.user.name}", self.memory_mb, self.processes, self.cpu_shares)
