@@ -18,6 +18,7 @@ import os
 import pwd
 import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -32,7 +33,7 @@ import psutil
 import pytest
 import requests
 
-from conftest import ROOT, process_family, require, run_cli, still_running
+from conftest import CHROMIUM_FLAGS, ROOT, process_family, require, run_cli, still_running
 from jupyter_page import cells, last_output, open_notebook, run_all
 
 pytestmark = pytest.mark.slow  # a hub, a proxy, PostgreSQL, S3 and an MLflow server, end to end
@@ -787,3 +788,105 @@ def test_the_hub_refuses_a_server_without_accounts_in_one_line(tmp_path):
     dead = subprocess.run([sys.executable, "-m", "course.hub", "--tracking-uri", f"http://127.0.0.1:{stack.free_port()}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert_one_line_error(dead, "no MLflow server answers")
+
+
+def wildcard_certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for name and *.name, as a wildcard certificate from a CA would be."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(name), x509.DNSName(f"*.{name}")]),
+                                  critical=False)
+                   .sign(key, hashes.SHA256()))
+    cert, secret = folder / "hub.crt", folder / "hub.key"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    secret.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()))
+    return cert, secret
+
+
+NGINX = """daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+events {{}}
+http {{
+  access_log off;
+  client_body_temp_path {folder}/body; proxy_temp_path {folder}/proxy; fastcgi_temp_path {folder}/fastcgi;
+  uwsgi_temp_path {folder}/uwsgi; scgi_temp_path {folder}/scgi;
+  map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    server_name {name} *.{name};
+    ssl_certificate {cert}; ssl_certificate_key {key};
+    location / {{
+      proxy_pass http://127.0.0.1:{hub};
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-Proto https;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+    }}
+  }}
+}}
+"""
+
+
+def test_behind_tls_and_a_wildcard_name_each_learner_has_an_origin_of_its_own(hub, browser, tmp_path):
+    """The hub as a real class runs it: --public-url https://hub.test:PORT, nginx in front with a
+    wildcard certificate, and a browser that resolves hub.test and *.hub.test (as wildcard DNS
+    would) to this machine. dave logs in and lands on https://dave.hub.test:PORT, his own origin."""
+    from course import stack
+
+    nginx = shutil.which("nginx")
+    require(None if nginx else "nginx is not installed (apt-get install nginx-light)")
+    name, tls = "hub.test", stack.free_port()
+    state = tmp_path / "state"
+    second = subprocess.Popen([sys.executable, "-m", "course.hub", "--tracking-uri", hub["mlflow"], "--port", "0",
+                               "--public-url", f"https://{name}:{tls}", "--state", str(state), *SHARE], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proxy = None
+    try:
+        listening = None
+        for line in second.stdout:
+            if line.startswith("Listening on:"):
+                listening = int(line.rsplit(":", 1)[1])
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert listening, second.stderr.read()
+        cert, key = wildcard_certificate(tmp_path, name)
+        (tmp_path / "nginx.conf").write_text(NGINX.format(folder=tmp_path, port=tls, name=name, cert=cert, key=key,
+                                                          hub=listening))
+        proxy = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "error.log")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        resolving = browser.browser_type.launch(executable_path=shutil.which("chromium"), args=[
+            *CHROMIUM_FLAGS, f"--host-resolver-rules=MAP {name} 127.0.0.1, MAP *.{name} 127.0.0.1"])
+        try:
+            context = resolving.new_context(ignore_https_errors=True)  # the certificate is the test's own
+            page = context.new_page()
+            page.set_default_timeout(120_000)
+            page.goto(f"https://{name}:{tls}/hub/login")
+            page.get_by_label("Username").fill("dave")
+            page.get_by_label("Password").fill(LEARNERS["dave"])
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(re.compile(r"/user/dave/lab"))
+            page.locator(".jp-LabShell").wait_for()
+            landed = urllib.parse.urlparse(page.url)
+        finally:
+            resolving.close()
+        assert (landed.scheme, landed.hostname, landed.port) == ("https", f"dave.{name}", tls), page.url
+    finally:
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait(timeout=30)
+        os.killpg(second.pid, signal.SIGINT)
+        second.wait(timeout=60)
