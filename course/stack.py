@@ -481,8 +481,9 @@ def production_stack(folder: Path | None = None, backend: str = "postgres", *, a
             backend_uri = postgres.uri()
         elif backend == "sqlite":
             # A server with a user of its own can open only its own folder.
-            backend_uri = f"sqlite:///{(server_folder(folder) if server_user else folder) / 'mlflow.db'}"
-            server_folder(folder).mkdir(exist_ok=True)
+            home = server_folder(folder) if server_user else folder
+            home.mkdir(exist_ok=True)
+            backend_uri = f"sqlite:///{home / 'mlflow.db'}"
             upgrade_database(backend_uri)
         else:
             raise StackError(f"unknown backend {backend!r}; use postgres or sqlite")

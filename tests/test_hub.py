@@ -587,7 +587,8 @@ import hashlib, os, re
 digest = re.compile(r"[0-9a-f]{64}")
 # WANTED holds a hash of each digest, not the digest: this cell's own text lands in the kernel's history.
 found = []
-for top in (ROOT, "/opt/course-handouts", os.path.expanduser("~")):
+# The course's code and hand-outs as the view holds them, and the home (Python's install is the host's own).
+for top in (ROOT + "/course", ROOT + "/grading", "/opt/course-handouts", os.path.expanduser("~")):
     for folder, _, names in os.walk(top):
         for name in names:
             try:
@@ -610,15 +611,14 @@ def test_the_quiz_is_checked_by_the_hub_and_its_answers_stay_out_of_the_view(hub
     wanted = [hashlib.sha256(d.encode()).hexdigest() for d in digests]
     seen = run_in_kernel(hub, ATTACKER, attacker, [f"ROOT, WANTED = {str(ROOT)!r}, {wanted!r}\n" + HUNT], path="")[0]
     assert seen.strip() == "[]", seen
-    # eve's quiz, with the reference answers typed into its parameters cell: full marks from the hub.
+    # eve's quiz, with the reference answers typed into its parameters cell but one: the hub grades
+    # it, nine right answers earn their points, and the wrong one costs its own, with a report that
+    # says where to reread, not what is right.
     answers = yaml.safe_load((ROOT / "grading" / "expectations" / "reference-parameters" / "10-quiz.yaml").read_text())
+    wrong = next(letter for letter in "abcd" if letter != answers["q3"])
     notebook = nbformat.read(ROOT / "notebooks" / "10-quiz.ipynb", as_version=4)
     codes = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
-    codes[0] += "\n" + "".join(f"{name} = {value!r}\n" for name, value in answers.items())
-    shown = run_in_kernel(hub, ATTACKER, attacker, codes, path="course/notebooks")[-1]
-    assert re.search(r"score 11/11, 11/11 checks passed", shown), shown
-    # One wrong answer costs its point, and the report says where to reread, not what is right.
-    codes[0] += "q3 = 'd'\n"
+    codes[0] += "\n" + "".join(f"{name} = {value!r}\n" for name, value in {**answers, "q3": wrong}.items())
     shown = run_in_kernel(hub, ATTACKER, attacker, codes, path="course/notebooks")[-1]
     assert re.search(r"score 10/11, 10/11 checks passed", shown) and "FAIL  q3" in shown, shown
     assert f"'{answers['q3']}'" not in shown.split("FAIL  q3")[1].split("\n  ")[0]
@@ -772,14 +772,19 @@ def test_the_hub_refuses_a_server_without_accounts_in_one_line(tmp_path):
         # Nor does grade-class grade it: who made a run or a name there cannot be told.
         graded = run_cli("grade-class", "--lab", "lab04", "--tracking-uri", plain.url, "--out", str(tmp_path / "out"),
                          env=credentials(*ADMIN), timeout=60)
-        for url in ("http://10.0.0.5:8000", "ftp://hub.example.edu", "https://hub.example.edu/path"):
-            bad = subprocess.run([sys.executable, "-m", "course.hub", "--tracking-uri", plain.url, "--public-url", url,
-                                  "--state", str(tmp_path / "state")], cwd=ROOT, capture_output=True, text=True, timeout=60)
-            assert_one_line_error(bad, "--public-url")
+        bad = subprocess.run([sys.executable, "-m", "course.hub", "--tracking-uri", plain.url, "--public-url",
+                              "http://10.0.0.5:8000", "--state", str(tmp_path / "state")], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60)
     finally:
         plain.service.stop()
     assert_one_line_error(done, "has no accounts", "--app-name course-class")
     assert_one_line_error(graded, "is not a class server", "--app-name course-class")
+    assert_one_line_error(bad, "--public-url", "a host name")
+    from course.hub import command
+
+    for url in ("ftp://hub.example.edu", "https://hub.example.edu/path", "http://[::1]:8000"):
+        with pytest.raises(command.HubError, match="--public-url"):
+            command.public_url(url, 8000)
     assert not (tmp_path / "state").exists() and not (tmp_path / "out").exists()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     missing = subprocess.run([sys.executable, "-m", "course.hub"], cwd=ROOT, capture_output=True, text=True, timeout=60,
