@@ -33,7 +33,7 @@ from course.accounts import AccountsError, AuthServer
 from grading.engine.expectations import FOLDER, targets
 
 PATH = "/check"
-CHECK_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+CHECK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # never an option of the command line
 BODY_CAP = 16 * 1024
 REPLY_CAP = 1024 * 1024
 AT_ONCE = 2  # checks graded at the same time; the others wait their turn

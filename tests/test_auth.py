@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -259,3 +260,41 @@ def test_accounts_refuses_names_that_would_overlap(server, learners, tmp_path):
     assert_one_line_error(accounts(server, str(tmp_path / "overlap.csv")), "'alice-b'", "rename")
     (tmp_path / "spaced.csv").write_text("al ice,al-ice-password-1\n")
     assert_one_line_error(accounts(server, str(tmp_path / "spaced.csv")), "line 1", "'al ice'")
+
+
+def test_the_hubs_grader_grades_a_learner_with_their_own_login_and_refuses_the_rest(server, learners, tmp_path):
+    """grading.remote_check, as the hub runs it for the quiz: the learner's own login or nothing,
+    a known target, check ids that cannot pass for options; the answer is the learner's own report."""
+    from course import stack
+
+    port = stack.free_port()
+    service = subprocess.Popen([sys.executable, "-m", "grading.remote_check", "--tracking-uri", server, "--port", str(port)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        assert service.stdout.readline().startswith("listening")
+
+        def ask(body: dict, login: tuple[str, str] | None) -> tuple[int, dict]:
+            headers = {"Content-Type": "application/json"}
+            if login:
+                headers["Authorization"] = "Basic " + base64.b64encode(":".join(login).encode()).decode()
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/check", data=json.dumps(body).encode(),
+                                             headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=120) as response:
+                    return response.status, json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                return exc.code, json.loads(exc.read())
+
+        alice = ("alice", LEARNERS["alice"])
+        assert ask({"target": "10-quiz"}, None)[0] == 401
+        assert ask({"target": "10-quiz"}, ("alice", "not-her-password"))[0] == 401
+        assert ask({"target": "no-such-section"}, alice)[0] == 400
+        assert ask({"target": "10-quiz", "only": ["--experiment-prefix"]}, alice)[0] == 400
+        status, reply = ask({"target": "02-first-experiment"}, ("bob", LEARNERS["bob"]))
+        assert status == 200 and reply["code"] == 1  # bob logged nothing: his own report, failed checks
+        status, reply = ask({"target": "10-quiz", "only": ["logged"]}, alice)
+        assert status == 200 and reply["code"] == 0, reply
+        assert json.loads(reply["stdout"])["target"] == "10-quiz"
+    finally:
+        os.killpg(service.pid, signal.SIGKILL)
+        service.wait()
