@@ -1,6 +1,6 @@
 """Failed logins, counted per account and per address, for the class server and the hub.
 
-Checking a password costs the MLflow server about 0.3 s of CPU, so a flood of guesses both tries
+Checking a password costs the MLflow server 0.1-0.3 s of CPU, so a flood of guesses both tries
 passwords without end and slows every other learner's requests. Past a number of failures in a
 window, a login for that account, or from that address, is refused at once without a check,
 until the window has passed. A login that was right before (its hash kept in memory, never the
