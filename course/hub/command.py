@@ -27,6 +27,7 @@ from course.errors import CourseError
 CONFIG = Path(__file__).with_name("jupyterhub_config.py")
 PROXY = paths.ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 READY_SECONDS = 60
+LEARNER_PREFIX = "COURSE_HUB_LEARNER_"  # + a CourseSpawner trait's name, upper case: each learner's share
 
 
 class HubError(CourseError):
@@ -122,8 +123,10 @@ def public_url(given: str | None, port: int) -> str:
 def hub_environment(uri: str, state: Path, key: str, ip: str, port: int, public: str,
                     bounds: dict[str, int]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}  # the admin's login stays here
-    return {**env, **{f"COURSE_HUB_LEARNER_{name.upper()}": str(value) for name, value in bounds.items()}, "JUPYTERHUB_CRYPT_KEY": key, "COURSE_HUB_STATE": str(state), "COURSE_HUB_TRACKING_URI": uri,
-            "COURSE_HUB_URL": f"http://{ip}:{port}", "COURSE_HUB_PUBLIC_URL": public, "COURSE_HUB_API_URL": f"http://127.0.0.1:{stack.free_port()}",
+    shares = {f"{LEARNER_PREFIX}{name.upper()}": str(value) for name, value in bounds.items()}
+    return {**env, **shares, "JUPYTERHUB_CRYPT_KEY": key, "COURSE_HUB_STATE": str(state),
+            "COURSE_HUB_TRACKING_URI": uri, "COURSE_HUB_URL": f"http://{ip}:{port}", "COURSE_HUB_PUBLIC_URL": public,
+            "COURSE_HUB_API_URL": f"http://127.0.0.1:{stack.free_port()}",
             "COURSE_HUB_PROXY_API_URL": f"http://127.0.0.1:{stack.free_port()}", "COURSE_HUB_PROXY": str(PROXY),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])}
 

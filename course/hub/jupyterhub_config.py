@@ -32,9 +32,9 @@ c.Authenticator.enable_auth_state = True  # the MLflow password, encrypted with 
 c.JupyterHub.spawner_class = "course.hub.spawner.CourseSpawner"
 c.CourseSpawner.runtime = str(state / "runtime")
 c.CourseSpawner.checks_url = os.environ.get("COURSE_HUB_CHECKS_URL", "")  # grading.remote_check
-for trait in ("memory_mb", "processes", "tmp_bytes", "cpu_shares", "home_mb"):  # each learner's share (command.py)
-    if f"COURSE_HUB_LEARNER_{trait.upper()}" in os.environ:
-        setattr(c.CourseSpawner, trait, int(os.environ[f"COURSE_HUB_LEARNER_{trait.upper()}"]))
+for name, value in os.environ.items():  # each learner's share, from command.py's flags
+    if name.startswith("COURSE_HUB_LEARNER_"):
+        setattr(c.CourseSpawner, name.removeprefix("COURSE_HUB_LEARNER_").lower(), int(value))
 c.Spawner.default_url = "/lab/tree/course"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120

@@ -16,6 +16,7 @@ made as the learner, so no root process ever writes into a folder a learner cont
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import sys
@@ -114,7 +115,9 @@ class CourseSpawner(LocalProcessSpawner):
             self.log.warning("%s's server runs without its memory, process and CPU bounds: cannot make a cgroup",
                              self.user.name)
         image = Path(self.runtime).parent / "homes" / f"{self.user.name}.ext4"
-        if not homes.bound(Path(account.pw_dir), image, self.home_mb, account.pw_uid, account.pw_gid):
+        # mkfs and the first copy take a moment: off the hub's event loop.
+        if not await asyncio.to_thread(homes.bound, Path(account.pw_dir), image, self.home_mb, account.pw_uid,
+                                       account.pw_gid):
             self.log.warning("%s's home has no size bound: no loop device can be used here", self.user.name)
         # The learner's own copy of the hand-outs, made by the learner; what they changed stays.
         # JupyterHub appends the server's arguments, which "$@" passes on.
